@@ -1,0 +1,26 @@
+//! The qiye domain: what a corp, an app, a credential, an access token, a plan
+//! and an audit record *are*, and the rules that hold for them.
+//!
+//! Architecture invariant: this crate does no I/O. It knows nothing of SQL,
+//! HTTP, async runtimes or the WeCom wire format; `cargo tree -p qiye-domain
+//! -i sqlx` (and `-i axum`, `-i tokio`) must find nothing. Storage is reached
+//! only through the port traits in [`ports`], which the store crates
+//! implement.
+//!
+//! Domain types are deliberately not `Serialize`: the wire shapes live in
+//! `qiye-wecom` and `qiye-http` and convert at the edge.
+
+pub mod app;
+pub mod audit;
+pub mod clock;
+pub mod corp;
+pub mod credential;
+pub mod directory;
+pub mod ids;
+pub mod plan;
+pub mod ports;
+pub mod rate;
+pub mod secret;
+pub mod token;
+
+pub use ids::{AgentId, CorpId, DeptId, UserId};
