@@ -1,0 +1,155 @@
+//! Corps and everything created with one.
+
+use async_trait::async_trait;
+use qiye_domain::audit::AuditRecord;
+use qiye_domain::corp::{Corp, CorpSize};
+use qiye_domain::credential::CredentialKind;
+use qiye_domain::directory::MemberStatus;
+use qiye_domain::ids::{CorpId, DeptId};
+use qiye_domain::plan::Plan;
+use qiye_domain::ports::{CorpBootstrap, CorpStore, StoreResult};
+use qiye_domain::rate::CorpRateOverride;
+use qiye_store_sql::{CORP_COLUMNS, CorpRow, expect_one_row, quota_columns};
+
+use crate::{SqliteStore, audit, map_err};
+
+#[async_trait]
+impl CorpStore for SqliteStore {
+    async fn create_corp(&self, b: &CorpBootstrap, record: &AuditRecord) -> StoreResult<()> {
+        let corp = &b.corp;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO corps (corp_id, name, plan, created_at) VALUES (?, ?, ?, ?)")
+            .bind(corp.id.as_str())
+            .bind(corp.name.as_str())
+            .bind(corp.plan.as_str())
+            .bind(corp.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("INSERT INTO departments (corp_id, dept_id, name, parent_id, sort_order) VALUES (?, ?, ?, NULL, 0)")
+            .bind(corp.id.as_str())
+            .bind(i64::from(DeptId::ROOT.get()))
+            .bind(corp.name.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO members (corp_id, userid, name, status, password_hash, must_change_password, created_at) \
+             VALUES (?, ?, ?, ?, ?, 1, ?)",
+        )
+        .bind(corp.id.as_str())
+        .bind(b.admin.userid.as_str())
+        .bind(&b.admin.name)
+        .bind(MemberStatus::Active.code())
+        .bind(&b.admin.password_hash.0)
+        .bind(corp.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query("INSERT INTO member_departments (corp_id, userid, dept_id) VALUES (?, ?, ?)")
+            .bind(corp.id.as_str())
+            .bind(b.admin.userid.as_str())
+            .bind(i64::from(DeptId::ROOT.get()))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("INSERT INTO admins (corp_id, userid, role) VALUES (?, ?, 'super')")
+            .bind(corp.id.as_str())
+            .bind(b.admin.userid.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("INSERT INTO credentials (corp_id, credential_key, secret_digest, rotated_at) VALUES (?, ?, ?, ?)")
+            .bind(corp.id.as_str())
+            .bind(CredentialKind::ContactSync.storage_key())
+            .bind(b.contact_secret.as_str())
+            .bind(corp.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        audit::append(&mut tx, record).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn get_corp(&self, id: &CorpId) -> StoreResult<Corp> {
+        let row: CorpRow = sqlx::query_as(&format!("SELECT {CORP_COLUMNS} FROM corps WHERE corp_id = ?"))
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Corp::try_from(row)
+    }
+
+    async fn list_corps(&self) -> StoreResult<Vec<Corp>> {
+        let rows: Vec<CorpRow> = sqlx::query_as(&format!("SELECT {CORP_COLUMNS} FROM corps ORDER BY created_at, corp_id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.into_iter().map(Corp::try_from).collect()
+    }
+
+    async fn count_corps(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM corps").fetch_one(&self.pool).await.map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn corp_size(&self, id: &CorpId) -> StoreResult<CorpSize> {
+        self.get_corp(id).await?;
+        let members: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE corp_id = ? AND status <> ?")
+            .bind(id.as_str())
+            .bind(MemberStatus::Left.code())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let depth: i64 = sqlx::query_scalar(
+            "WITH RECURSIVE tree (dept_id, depth) AS ( \
+                 SELECT dept_id, 1 FROM departments WHERE corp_id = ?1 AND parent_id IS NULL \
+                 UNION ALL \
+                 SELECT d.dept_id, tree.depth + 1 FROM departments d JOIN tree ON d.parent_id = tree.dept_id \
+                 WHERE d.corp_id = ?1 \
+             ) SELECT COALESCE(MAX(depth), 0) FROM tree",
+        )
+        .bind(id.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(CorpSize {
+            members: u64::try_from(members).unwrap_or(0),
+            deepest_department: u32::try_from(depth).unwrap_or(0),
+        })
+    }
+
+    async fn set_plan(&self, id: &CorpId, plan: Plan, record: &AuditRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE corps SET plan = ? WHERE corp_id = ?")
+            .bind(plan.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        expect_one_row(done.rows_affected())?;
+        audit::append(&mut tx, record).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn set_rate_override(&self, id: &CorpId, limits: &CorpRateOverride, record: &AuditRecord) -> StoreResult<()> {
+        let (corp_m, corp_h) = quota_columns(limits.corp_per_api);
+        let (app_m, app_h) = quota_columns(limits.app_per_api);
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE corps SET rl_corp_per_minute = ?, rl_corp_per_hour = ?, rl_app_per_minute = ?, rl_app_per_hour = ? \
+             WHERE corp_id = ?",
+        )
+        .bind(corp_m)
+        .bind(corp_h)
+        .bind(app_m)
+        .bind(app_h)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        expect_one_row(done.rows_affected())?;
+        audit::append(&mut tx, record).await?;
+        tx.commit().await.map_err(map_err)
+    }
+}

@@ -1,0 +1,59 @@
+//! Deserializers that accept what real clients send: integers as JSON
+//! numbers or as numeric strings (`"1000002"`), integral floats (`1.0`).
+
+use serde::de::{self, Deserializer, Visitor};
+use std::fmt;
+
+struct LenientI64;
+
+impl Visitor<'_> for LenientI64 {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer or a string holding one")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::custom("integer out of range"))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
+        // Only integral values within i64 range; `as` is then exact.
+        if v.fract() == 0.0 && v >= -9.0e18 && v <= 9.0e18 {
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(v as i64)
+        } else {
+            Err(E::custom("expected an integer"))
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
+        v.trim().parse().map_err(|_| E::custom(format!("expected an integer, got \"{v}\"")))
+    }
+}
+
+/// An optional integer that may arrive as a number or a numeric string;
+/// `null` is `None`. Use with `#[serde(default, deserialize_with = ...)]`.
+pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    struct Opt;
+    impl<'de> Visitor<'de> for Opt {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer, a string holding one, or null")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(LenientI64).map(Some)
+        }
+    }
+    d.deserialize_option(Opt)
+}

@@ -1,0 +1,28 @@
+//! `gettoken` (doc 91039).
+
+use serde::{Deserialize, Serialize};
+
+/// `GET gettoken?corpid=..&corpsecret=..`
+#[derive(Debug, Default, Deserialize)]
+pub struct GetTokenQuery {
+    /// The corp id.
+    pub corpid: Option<String>,
+    /// One of the corp's secrets.
+    pub corpsecret: Option<String>,
+}
+
+/// `gettoken` payload.
+#[derive(Debug, Serialize)]
+pub struct GetTokenResponse {
+    /// The token.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+/// `getcallbackip` / `get_api_domain_ip` payload.
+#[derive(Debug, Serialize)]
+pub struct IpListResponse {
+    /// IP addresses.
+    pub ip_list: Vec<String>,
+}
