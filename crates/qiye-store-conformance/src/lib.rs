@@ -20,7 +20,8 @@ use qiye_domain::secret::{PasswordHash, Secret, TokenString};
 use qiye_domain::token::{IssuedToken, TOKEN_LIFETIME_SECS};
 
 /// Generates one `#[tokio::test]` per story, each on a fresh store: `$open`
-/// is an async block's `.await` yielding `(Arc<dyn Store>, guard)`.
+/// is an expression yielding `Option<(Arc<dyn Store>, guard)>`, `None` when
+/// the backend is not available outside CI.
 #[macro_export]
 macro_rules! conformance_tests {
     ($open:expr) => {
@@ -43,7 +44,8 @@ macro_rules! conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $story() {
-                let (store, _guard) = $open;
+                // `None`: the backend is not configured here (only allowed outside CI).
+                let Some((store, _guard)) = $open else { return };
                 $crate::$story(store).await;
             }
         )*

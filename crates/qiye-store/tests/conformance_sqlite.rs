@@ -4,20 +4,20 @@
 use std::sync::Arc;
 
 use qiye_domain::ports::Store;
-use qiye_store_sqlite::SqliteStore;
+use qiye_store::SqlStore;
 
 async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open_file(&dir.path().join("qiye.db")).await.expect("open sqlite");
+    let store = SqlStore::open_sqlite_file(&dir.path().join("qiye.db")).await.expect("open sqlite");
     (Arc::new(store), dir)
 }
 
-qiye_store_conformance::conformance_tests!(fresh().await);
+qiye_store_conformance::conformance_tests!(Some(fresh().await));
 
 #[tokio::test]
 async fn audit_log_refuses_update_and_delete() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_file(&dir.path().join("qiye.db")).await.unwrap();
+    let store = SqlStore::open_sqlite_file(&dir.path().join("qiye.db")).await.unwrap();
     let (bootstrap, _) = qiye_store_conformance::sample_corp("Alpha", qiye_domain::plan::Plan::Basic);
     let corp = bootstrap.corp.id.clone();
     qiye_domain::ports::CorpStore::create_corp(&store, &bootstrap, &qiye_store_conformance::record(&corp, "corp.create"))
@@ -35,7 +35,7 @@ async fn audit_log_refuses_update_and_delete() {
 async fn opens_in_wal_mode_and_reopens_with_data() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("qiye.db");
-    let store = SqliteStore::open_file(&path).await.unwrap();
+    let store = SqlStore::open_sqlite_file(&path).await.unwrap();
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(store.pool()).await.unwrap();
     assert_eq!(mode, "wal");
     let (bootstrap, _) = qiye_store_conformance::sample_corp("Alpha", qiye_domain::plan::Plan::Basic);
@@ -43,7 +43,7 @@ async fn opens_in_wal_mode_and_reopens_with_data() {
     qiye_domain::ports::CorpStore::create_corp(&store, &bootstrap, &qiye_store_conformance::record(&corp, "corp.create"))
         .await
         .unwrap();
-    store.pool().close().await;
-    let reopened = SqliteStore::open_file(&path).await.unwrap();
+    store.close().await;
+    let reopened = SqlStore::open_sqlite_file(&path).await.unwrap();
     assert_eq!(qiye_domain::ports::CorpStore::get_corp(&reopened, &corp).await.unwrap().name.as_str(), "Alpha");
 }

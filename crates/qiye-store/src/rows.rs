@@ -1,10 +1,6 @@
-//! What the SQLite and PostgreSQL stores share: the shape of each table's
-//! rows (decoded the same way by both drivers), their conversion into domain
-//! types, and the mapping of driver errors to [`StoreError`].
-//!
-//! Architecture invariant: no SQL text lives here. Each store crate writes
-//! its own queries in its own dialect; only what is identical across
-//! dialects (column names and types) is shared.
+//! The shape of each table's rows and their conversion into domain types.
+//! Integers and flags are `i64` (flags 0/1) so that both dialects decode them
+//! alike through the `Any` driver.
 
 use std::net::IpAddr;
 
@@ -97,17 +93,17 @@ pub struct AppRow {
     /// `description`.
     pub description: String,
     /// `all_visible`.
-    pub all_visible: bool,
+    pub all_visible: i64,
     /// `closed`.
-    pub closed: bool,
+    pub closed: i64,
     /// `home_url`.
     pub home_url: String,
     /// `redirect_domain`.
     pub redirect_domain: String,
     /// `report_location`.
-    pub report_location: bool,
+    pub report_location: i64,
     /// `report_enter`.
-    pub report_enter: bool,
+    pub report_enter: i64,
     /// `created_at`.
     pub created_at: i64,
 }
@@ -125,12 +121,12 @@ impl TryFrom<AppRow> for App {
             agentid: AgentId::new(row.agentid).map_err(|e| corrupt("app", e))?,
             name: AppName::parse(&row.name).map_err(|e| corrupt("app", e))?,
             description: row.description,
-            all_visible: row.all_visible,
-            closed: row.closed,
+            all_visible: row.all_visible != 0,
+            closed: row.closed != 0,
             home_url: row.home_url,
             redirect_domain: row.redirect_domain,
-            report_location: row.report_location,
-            report_enter: row.report_enter,
+            report_location: row.report_location != 0,
+            report_enter: row.report_enter != 0,
             created_at: row.created_at,
         })
     }
@@ -252,23 +248,6 @@ impl From<&AuditRecord> for AuditValues {
             target: r.target.clone(),
             result: r.outcome.storage_text().to_owned(),
         }
-    }
-}
-
-/// Maps a driver error to a [`StoreError`]. `busy` tells whether a database
-/// error means "locked or busy, retry" in the caller's dialect.
-pub fn classify(err: sqlx::Error, busy: impl Fn(&dyn sqlx::error::DatabaseError) -> bool) -> StoreError {
-    match err {
-        sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(db.constraint().unwrap_or("unique").to_owned())
-        }
-        sqlx::Error::Database(db) if busy(db.as_ref()) => StoreError::Unavailable(db.message().to_owned()),
-        sqlx::Error::Io(e) => StoreError::Unavailable(e.to_string()),
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
-            StoreError::Unavailable(err.to_string())
-        }
-        other => StoreError::Other(other.to_string()),
     }
 }
 
