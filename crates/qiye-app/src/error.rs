@@ -1,0 +1,104 @@
+//! What a use case can fail with, as business reasons. The HTTP layer maps
+//! each variant to exactly one WeCom errcode, in one place.
+
+use qiye_domain::app::AppFieldError;
+use qiye_domain::corp::InvalidCorpName;
+use qiye_domain::ids::IdError;
+use qiye_domain::plan::PlanError;
+use qiye_domain::ports::StoreError;
+use qiye_domain::rate::RateQuotaError;
+
+/// Why `gettoken` or token checking refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No corpid given.
+    #[error("corpid missing")]
+    CorpIdMissing,
+    /// No secret given.
+    #[error("corpsecret missing")]
+    SecretMissing,
+    /// The corpid is malformed or unknown.
+    #[error("invalid corpid")]
+    UnknownCorp,
+    /// The secret is not one of the corp's.
+    #[error("invalid credential")]
+    WrongSecret,
+    /// No access_token given.
+    #[error("access_token missing")]
+    TokenMissing,
+    /// The token was never issued, is malformed or was revoked.
+    #[error("invalid access_token")]
+    TokenInvalid,
+    /// The token has expired.
+    #[error("access_token expired")]
+    TokenExpired,
+}
+
+/// Which limit was hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitScope {
+    /// The corp's limit for this API.
+    Corp,
+    /// The app's (credential's) limit for this API.
+    App,
+    /// The client IP's limit for this API.
+    Ip,
+}
+
+/// A use case failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppError {
+    /// Authentication failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A call-frequency limit was exceeded.
+    #[error("api freq out of limit ({scope:?} limit for {api})")]
+    RateLimited {
+        /// Which limit.
+        scope: LimitScope,
+        /// Which API.
+        api: &'static str,
+    },
+    /// The agentid is missing.
+    #[error("agentid missing")]
+    AgentIdMissing,
+    /// The agentid is malformed or not an app of the caller's corp.
+    #[error("invalid agentid")]
+    UnknownAgent,
+    /// The caller's app may not act on another app.
+    #[error("no permission to access app {0}")]
+    OtherApp(i64),
+    /// The caller's secret does not grant this API.
+    #[error("api forbidden for the {0}")]
+    Forbidden(String),
+    /// An app field is invalid.
+    #[error(transparent)]
+    AppField(#[from] AppFieldError),
+    /// A corp name is invalid.
+    #[error(transparent)]
+    CorpName(#[from] InvalidCorpName),
+    /// An identifier is invalid.
+    #[error(transparent)]
+    Id(#[from] IdError),
+    /// A rate-limit override is invalid.
+    #[error(transparent)]
+    Quota(#[from] RateQuotaError),
+    /// The corp's plan does not allow this.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The corp does not exist (operator commands).
+    #[error("corp not found")]
+    CorpNotFound,
+    /// Storage failed; the cause is logged where it happened.
+    #[error("storage: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        AppError::Store(err)
+    }
+}
+
+/// Result of a use case.
+pub type AppResult<T> = Result<T, AppError>;

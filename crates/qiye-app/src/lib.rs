@@ -1,0 +1,133 @@
+//! qiye's use cases: what the API and the CLI do, over the domain's storage
+//! ports. Handlers and commands parse their input, call one method here and
+//! map the result; no business rule lives in `qiye-http` or `qiye-server`.
+//!
+//! [`Services`] is the one state object (no globals): the store, the clock,
+//! the rate limiters and the token cache. Background work (token pruning,
+//! limiter housekeeping) is a single-step [`Services::housekeeping`] that the
+//! server calls on a timer and tests call directly.
+
+pub mod apps;
+pub mod auth;
+pub mod corps;
+pub mod error;
+pub mod limits;
+mod password;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use qiye_domain::audit::{Actor, AuditRecord, Outcome};
+use qiye_domain::clock::Clock;
+use qiye_domain::ids::CorpId;
+use qiye_domain::ports::Store;
+
+pub use auth::{AppCaller, AuthContext};
+pub use error::{AppError, AppResult, AuthError, LimitScope};
+pub use limits::{RateLimitDefaults, RateLimiters};
+
+/// Settings of the use-case layer.
+#[derive(Debug, Clone)]
+pub struct ServicesConfig {
+    /// Default call-frequency limits.
+    pub rate_limits: RateLimitDefaults,
+    /// How long a checked token is remembered in memory. A secret rotated by
+    /// another process (the CLI, another node) takes effect within this time;
+    /// a rotation through this process takes effect at once. Zero disables
+    /// the cache.
+    pub token_cache_ttl: Duration,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        Self { rate_limits: RateLimitDefaults::default(), token_cache_ttl: Duration::from_secs(1) }
+    }
+}
+
+/// Tokens are pruned from storage this long after they expired; until then
+/// they answer 42001 (expired) rather than 40014 (invalid).
+pub const EXPIRED_TOKEN_RETENTION_SECS: i64 = 24 * 3600;
+
+/// The use cases, and the state they share.
+pub struct Services {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    limiters: RateLimiters,
+    token_cache: Option<moka::sync::Cache<String, Arc<AuthContext>>>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("backend", &self.store.backend()).finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    /// Builds the services over a store and a clock.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServicesConfig) -> Self {
+        let token_cache = (!config.token_cache_ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder().max_capacity(100_000).time_to_live(config.token_cache_ttl).build()
+        });
+        Self { store, clock, limiters: RateLimiters::new(config.rate_limits), token_cache }
+    }
+
+    /// The store (for readiness checks).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The rate limiters.
+    pub fn limiters(&self) -> &RateLimiters {
+        &self.limiters
+    }
+
+    /// One round of background work: prunes long-expired tokens and forgets
+    /// idle rate-limit keys. Returns how many tokens were pruned.
+    pub async fn housekeeping(&self) -> AppResult<u64> {
+        self.limiters.forget_idle();
+        let pruned = self.store.prune_tokens(self.clock.now_secs() - EXPIRED_TOKEN_RETENTION_SECS).await?;
+        Ok(pruned)
+    }
+
+    /// Appends the audit record of a refused or failed mutation. Failing to
+    /// record is logged, not raised: the caller's own error is what matters.
+    pub async fn record_failure(&self, actor: Actor, corp: &CorpId, at: Option<std::net::IpAddr>, action: &str, target: &str, reason: String) {
+        let record = self.audit_record(actor, corp, at, action, target);
+        let record = AuditRecord { outcome: Outcome::Failed(reason), ..record };
+        if let Err(err) = self.store.append_audit(&record).await {
+            tracing::error!(%err, action, "could not append audit record");
+        }
+    }
+
+    /// An audit record for a successful mutation, timed now.
+    pub(crate) fn audit_record(
+        &self,
+        actor: Actor,
+        corp: &CorpId,
+        client_ip: Option<std::net::IpAddr>,
+        action: &str,
+        target: &str,
+    ) -> AuditRecord {
+        AuditRecord {
+            at: self.clock.now_millis(),
+            corp_id: corp.clone(),
+            actor,
+            client_ip,
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome: Outcome::Succeeded,
+        }
+    }
+
+    /// Forgets every cached token check (after a rotation or a limit change).
+    pub(crate) fn forget_cached_tokens(&self) {
+        if let Some(cache) = &self.token_cache {
+            cache.invalidate_all();
+        }
+    }
+}
