@@ -10,10 +10,10 @@ use qiye_domain::ids::{AgentId, CorpId};
 use qiye_domain::ports::StoreError;
 use qiye_domain::secret::Secret;
 
+use crate::Services;
 use crate::auth::AppCaller;
 use crate::corps::corp_not_found;
 use crate::error::{AppError, AppResult};
-use crate::Services;
 
 fn unknown_agent(err: StoreError) -> AppError {
     match err {
@@ -25,18 +25,37 @@ fn unknown_agent(err: StoreError) -> AppError {
 impl AppCaller {
     /// Refuses to act on any app but the caller's own.
     fn own(&self, agentid: AgentId) -> AppResult<()> {
-        if agentid == self.agentid { Ok(()) } else { Err(AppError::OtherApp(agentid.get())) }
+        if agentid == self.agentid {
+            Ok(())
+        } else {
+            Err(AppError::OtherApp(agentid.get()))
+        }
     }
 }
 
 impl Services {
     /// Creates a self-built app and its secret (shown once).
-    pub async fn create_app(&self, corp: &CorpId, name: &str, all_visible: bool, actor: Actor) -> AppResult<(App, Secret)> {
+    pub async fn create_app(
+        &self,
+        corp: &CorpId,
+        name: &str,
+        all_visible: bool,
+        actor: Actor,
+    ) -> AppResult<(App, Secret)> {
         let name = AppName::parse(name)?;
         let secret = Secret::generate();
-        let new = NewApp { corp_id: corp.clone(), name, all_visible, created_at: self.clock.now_millis() };
+        let new = NewApp {
+            corp_id: corp.clone(),
+            name,
+            all_visible,
+            created_at: self.clock.now_millis(),
+        };
         let record = self.audit_record(actor, corp, None, "app.create", "agent:new");
-        let app = self.store.create_app(&new, &secret.digest(), &record).await.map_err(corp_not_found)?;
+        let app = self
+            .store
+            .create_app(&new, &secret.digest(), &record)
+            .await
+            .map_err(corp_not_found)?;
         Ok((app, secret))
     }
 
@@ -47,19 +66,32 @@ impl Services {
     }
 
     /// Rotates an app's secret.
-    pub async fn rotate_app_secret(&self, corp: &CorpId, agentid: AgentId, actor: Actor) -> AppResult<Secret> {
-        self.rotate_secret(corp, CredentialKind::App(agentid), actor).await
+    pub async fn rotate_app_secret(
+        &self,
+        corp: &CorpId,
+        agentid: AgentId,
+        actor: Actor,
+    ) -> AppResult<Secret> {
+        self.rotate_secret(corp, CredentialKind::App(agentid), actor)
+            .await
     }
 
     /// `agent/get`: the caller's own app.
     pub async fn get_agent(&self, caller: &AppCaller, agentid: AgentId) -> AppResult<App> {
         caller.own(agentid)?;
-        self.store.get_app(&caller.corp_id, agentid).await.map_err(unknown_agent)
+        self.store
+            .get_app(&caller.corp_id, agentid)
+            .await
+            .map_err(unknown_agent)
     }
 
     /// `agent/list`: the apps the caller's token can see, which is its own.
     pub async fn list_agents(&self, caller: &AppCaller) -> AppResult<Vec<App>> {
-        let app = self.store.get_app(&caller.corp_id, caller.agentid).await.map_err(unknown_agent)?;
+        let app = self
+            .store
+            .get_app(&caller.corp_id, caller.agentid)
+            .await
+            .map_err(unknown_agent)?;
         Ok(vec![app])
     }
 
@@ -72,8 +104,16 @@ impl Services {
         change: &AppSettingsChange,
     ) -> AppResult<App> {
         caller.own(agentid)?;
-        let record =
-            self.audit_record(Actor::App(caller.agentid), &caller.corp_id, Some(ip), "agent.set", &format!("agent:{agentid}"));
-        self.store.update_app(&caller.corp_id, agentid, change, &record).await.map_err(unknown_agent)
+        let record = self.audit_record(
+            Actor::App(caller.agentid),
+            &caller.corp_id,
+            Some(ip),
+            "agent.set",
+            &format!("agent:{agentid}"),
+        );
+        self.store
+            .update_app(&caller.corp_id, agentid, change, &record)
+            .await
+            .map_err(unknown_agent)
     }
 }

@@ -10,8 +10,8 @@ use qiye_domain::rate::EffectiveCorpLimits;
 use qiye_domain::secret::{Secret, TokenString};
 use qiye_domain::token::{IssuedToken, TokenCheck, plausible_token};
 
-use crate::error::{AppError, AppResult, AuthError};
 use crate::Services;
+use crate::error::{AppError, AppResult, AuthError};
 
 /// What an authenticated request acts as, and under which limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,10 @@ impl AuthContext {
     /// Narrows to an app caller, or refuses a token of another kind.
     pub fn as_app(&self) -> AppResult<AppCaller> {
         match self.principal.credential {
-            CredentialKind::App(agentid) => Ok(AppCaller { corp_id: self.principal.corp_id.clone(), agentid }),
+            CredentialKind::App(agentid) => Ok(AppCaller {
+                corp_id: self.principal.corp_id.clone(),
+                agentid,
+            }),
             other => Err(AppError::Forbidden(other.to_string())),
         }
     }
@@ -56,7 +59,12 @@ fn present(raw: Option<&str>) -> Option<&str> {
 impl Services {
     /// `gettoken`: the token of the credential whose secret is given, the
     /// same one while it is valid.
-    pub async fn get_token(&self, corpid: Option<&str>, secret: Option<&str>, ip: IpAddr) -> AppResult<IssuedToken> {
+    pub async fn get_token(
+        &self,
+        corpid: Option<&str>,
+        secret: Option<&str>,
+        ip: IpAddr,
+    ) -> AppResult<IssuedToken> {
         const API: &str = "gettoken";
         self.limiters.check_ip(ip, API)?;
         let corpid = present(corpid).ok_or(AuthError::CorpIdMissing)?;
@@ -66,7 +74,10 @@ impl Services {
             Err(StoreError::NotFound) => return Err(AuthError::UnknownCorp.into()),
             other => other?,
         };
-        let limits = EffectiveCorpLimits::resolve(self.limiters.defaults().corp_limits(), &corp.rate_override);
+        let limits = EffectiveCorpLimits::resolve(
+            self.limiters.defaults().corp_limits(),
+            &corp.rate_override,
+        );
         self.limiters.check_corp(&corp_id, limits, API)?;
         let credential = self
             .store
@@ -74,15 +85,28 @@ impl Services {
             .await?
             .ok_or(AuthError::WrongSecret)?;
         let now = self.clock.now_secs();
-        let principal = Principal { corp_id, credential };
-        Ok(self.store.issue_token(&IssuedToken::fresh(principal, now), now).await?)
+        let principal = Principal {
+            corp_id,
+            credential,
+        };
+        Ok(self
+            .store
+            .issue_token(&IssuedToken::fresh(principal, now), now)
+            .await?)
     }
 
     /// Checks the token of a call to `api` from `ip` and counts the call
     /// against the IP's, the app's and the corp's limits.
-    pub async fn authenticate(&self, token: Option<&str>, api: &'static str, ip: IpAddr) -> AppResult<Arc<AuthContext>> {
+    pub async fn authenticate(
+        &self,
+        token: Option<&str>,
+        api: &'static str,
+        ip: IpAddr,
+    ) -> AppResult<Arc<AuthContext>> {
         self.limiters.check_ip(ip, api)?;
-        let token = token.filter(|t| !t.is_empty()).ok_or(AuthError::TokenMissing)?;
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::TokenMissing)?;
         if !plausible_token(token) {
             return Err(AuthError::TokenInvalid.into());
         }
@@ -99,7 +123,8 @@ impl Services {
         if self.clock.now_secs() >= context.expires_at {
             return Err(AuthError::TokenExpired.into());
         }
-        self.limiters.check_principal(&context.principal, context.limits, api)?;
+        self.limiters
+            .check_principal(&context.principal, context.limits, api)?;
         Ok(context)
     }
 
@@ -114,7 +139,14 @@ impl Services {
             Err(StoreError::NotFound) => return Err(AuthError::TokenInvalid.into()),
             other => other?,
         };
-        let limits = EffectiveCorpLimits::resolve(self.limiters.defaults().corp_limits(), &corp.rate_override);
-        Ok(Arc::new(AuthContext { principal: issued.principal, expires_at: issued.expires_at, limits }))
+        let limits = EffectiveCorpLimits::resolve(
+            self.limiters.defaults().corp_limits(),
+            &corp.rate_override,
+        );
+        Ok(Arc::new(AuthContext {
+            principal: issued.principal,
+            expires_at: issued.expires_at,
+            limits,
+        }))
     }
 }

@@ -37,7 +37,12 @@ pub(crate) fn corp_not_found(err: StoreError) -> AppError {
 impl Services {
     /// Creates a corp with its root department, super administrator and
     /// contacts-sync secret.
-    pub async fn create_corp(&self, name: &str, plan: Plan, actor: Actor) -> AppResult<CreatedCorp> {
+    pub async fn create_corp(
+        &self,
+        name: &str,
+        plan: Plan,
+        actor: Actor,
+    ) -> AppResult<CreatedCorp> {
         let name = CorpName::parse(name)?;
         plan.check_member_count(0, 1)?;
         let contact_secret = Secret::generate();
@@ -54,11 +59,26 @@ impl Services {
         let bootstrap = CorpBootstrap {
             corp: corp.clone(),
             contact_secret: contact_secret.digest(),
-            admin: NewAdminMember { userid: admin_userid.clone(), name: "Administrator".into(), password_hash },
+            admin: NewAdminMember {
+                userid: admin_userid.clone(),
+                name: "Administrator".into(),
+                password_hash,
+            },
         };
-        let record = self.audit_record(actor, &corp.id, None, "corp.create", &format!("corp:{}", corp.id));
+        let record = self.audit_record(
+            actor,
+            &corp.id,
+            None,
+            "corp.create",
+            &format!("corp:{}", corp.id),
+        );
         self.store.create_corp(&bootstrap, &record).await?;
-        Ok(CreatedCorp { corp, contact_secret, admin_userid, admin_password })
+        Ok(CreatedCorp {
+            corp,
+            contact_secret,
+            admin_userid,
+            admin_password,
+        })
     }
 
     /// All corps.
@@ -81,26 +101,49 @@ impl Services {
         let size = self.store.corp_size(corp).await.map_err(corp_not_found)?;
         let target = format!("corp:{corp}");
         if let Err(err) = plan.check_fits(size.members, size.deepest_department) {
-            self.record_failure(actor, corp, None, "corp.set_plan", &target, err.to_string()).await;
+            self.record_failure(actor, corp, None, "corp.set_plan", &target, err.to_string())
+                .await;
             return Err(err.into());
         }
         let record = self.audit_record(actor, corp, None, "corp.set_plan", &target);
-        self.store.set_plan(corp, plan, &record).await.map_err(corp_not_found)?;
+        self.store
+            .set_plan(corp, plan, &record)
+            .await
+            .map_err(corp_not_found)?;
         Ok(size)
     }
 
     /// Grants a corp its own rate limits (or, with the default override,
     /// returns it to the server defaults).
-    pub async fn set_rate_limits(&self, corp: &CorpId, limits: CorpRateOverride, actor: Actor) -> AppResult<()> {
-        let record = self.audit_record(actor, corp, None, "corp.set_limits", &format!("corp:{corp}"));
-        self.store.set_rate_override(corp, &limits, &record).await.map_err(corp_not_found)?;
+    pub async fn set_rate_limits(
+        &self,
+        corp: &CorpId,
+        limits: CorpRateOverride,
+        actor: Actor,
+    ) -> AppResult<()> {
+        let record = self.audit_record(
+            actor,
+            corp,
+            None,
+            "corp.set_limits",
+            &format!("corp:{corp}"),
+        );
+        self.store
+            .set_rate_override(corp, &limits, &record)
+            .await
+            .map_err(corp_not_found)?;
         self.forget_cached_tokens();
         Ok(())
     }
 
     /// Replaces a secret of a corp and revokes its tokens; returns the new
     /// secret, shown once.
-    pub async fn rotate_secret(&self, corp: &CorpId, credential: CredentialKind, actor: Actor) -> AppResult<Secret> {
+    pub async fn rotate_secret(
+        &self,
+        corp: &CorpId,
+        credential: CredentialKind,
+        actor: Actor,
+    ) -> AppResult<Secret> {
         self.get_corp(corp).await?;
         let secret = Secret::generate();
         let target = match credential {
@@ -108,10 +151,13 @@ impl Services {
             CredentialKind::App(agentid) => format!("secret:agent:{agentid}"),
         };
         let record = self.audit_record(actor, corp, None, "secret.rotate", &target);
-        self.store.rotate_secret(corp, credential, &secret.digest(), &record).await.map_err(|e| match e {
-            StoreError::NotFound => AppError::UnknownAgent,
-            other => AppError::Store(other),
-        })?;
+        self.store
+            .rotate_secret(corp, credential, &secret.digest(), &record)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => AppError::UnknownAgent,
+                other => AppError::Store(other),
+            })?;
         self.forget_cached_tokens();
         Ok(secret)
     }

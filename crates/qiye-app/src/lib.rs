@@ -40,7 +40,10 @@ pub struct ServicesConfig {
 
 impl Default for ServicesConfig {
     fn default() -> Self {
-        Self { rate_limits: RateLimitDefaults::default(), token_cache_ttl: Duration::from_secs(1) }
+        Self {
+            rate_limits: RateLimitDefaults::default(),
+            token_cache_ttl: Duration::from_secs(1),
+        }
     }
 }
 
@@ -58,7 +61,9 @@ pub struct Services {
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Services").field("backend", &self.store.backend()).finish_non_exhaustive()
+        f.debug_struct("Services")
+            .field("backend", &self.store.backend())
+            .finish_non_exhaustive()
     }
 }
 
@@ -66,9 +71,17 @@ impl Services {
     /// Builds the services over a store and a clock.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServicesConfig) -> Self {
         let token_cache = (!config.token_cache_ttl.is_zero()).then(|| {
-            moka::sync::Cache::builder().max_capacity(100_000).time_to_live(config.token_cache_ttl).build()
+            moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(config.token_cache_ttl)
+                .build()
         });
-        Self { store, clock, limiters: RateLimiters::new(config.rate_limits), token_cache }
+        Self {
+            store,
+            clock,
+            limiters: RateLimiters::new(config.rate_limits),
+            token_cache,
+        }
     }
 
     /// The store (for readiness checks).
@@ -90,15 +103,29 @@ impl Services {
     /// idle rate-limit keys. Returns how many tokens were pruned.
     pub async fn housekeeping(&self) -> AppResult<u64> {
         self.limiters.forget_idle();
-        let pruned = self.store.prune_tokens(self.clock.now_secs() - EXPIRED_TOKEN_RETENTION_SECS).await?;
+        let pruned = self
+            .store
+            .prune_tokens(self.clock.now_secs() - EXPIRED_TOKEN_RETENTION_SECS)
+            .await?;
         Ok(pruned)
     }
 
     /// Appends the audit record of a refused or failed mutation. Failing to
     /// record is logged, not raised: the caller's own error is what matters.
-    pub async fn record_failure(&self, actor: Actor, corp: &CorpId, at: Option<std::net::IpAddr>, action: &str, target: &str, reason: String) {
+    pub async fn record_failure(
+        &self,
+        actor: Actor,
+        corp: &CorpId,
+        at: Option<std::net::IpAddr>,
+        action: &str,
+        target: &str,
+        reason: String,
+    ) {
         let record = self.audit_record(actor, corp, at, action, target);
-        let record = AuditRecord { outcome: Outcome::Failed(reason), ..record };
+        let record = AuditRecord {
+            outcome: Outcome::Failed(reason),
+            ..record
+        };
         if let Err(err) = self.store.append_audit(&record).await {
             tracing::error!(%err, action, "could not append audit record");
         }

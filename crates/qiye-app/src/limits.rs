@@ -45,7 +45,10 @@ impl Default for RateLimitDefaults {
 impl RateLimitDefaults {
     /// The corp-level part of the defaults.
     pub fn corp_limits(&self) -> EffectiveCorpLimits {
-        EffectiveCorpLimits { corp_per_api: self.corp_per_api, app_per_api: self.app_per_api }
+        EffectiveCorpLimits {
+            corp_per_api: self.corp_per_api,
+            app_per_api: self.app_per_api,
+        }
     }
 }
 
@@ -92,7 +95,11 @@ struct CorpWindows {
 
 impl CorpWindows {
     fn new(limits: EffectiveCorpLimits) -> Self {
-        Self { limits, corp: Windows::new(limits.corp_per_api), app: Windows::new(limits.app_per_api) }
+        Self {
+            limits,
+            corp: Windows::new(limits.corp_per_api),
+            app: Windows::new(limits.app_per_api),
+        }
     }
 }
 
@@ -106,7 +113,9 @@ pub struct RateLimiters {
 
 impl std::fmt::Debug for RateLimiters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimiters").field("defaults", &self.defaults).finish_non_exhaustive()
+        f.debug_struct("RateLimiters")
+            .field("defaults", &self.defaults)
+            .finish_non_exhaustive()
     }
 }
 
@@ -128,13 +137,32 @@ impl RateLimiters {
 
     /// Counts a call of `api` from `ip`.
     pub fn check_ip(&self, ip: IpAddr, api: &'static str) -> Result<(), AppError> {
-        if self.ip.allow(&(ip, api)) { Ok(()) } else { Err(AppError::RateLimited { scope: LimitScope::Ip, api }) }
+        if self.ip.allow(&(ip, api)) {
+            Ok(())
+        } else {
+            Err(AppError::RateLimited {
+                scope: LimitScope::Ip,
+                api,
+            })
+        }
     }
 
     /// Counts a call of `api` by `corp`, under the corp's limits.
-    pub fn check_corp(&self, corp: &CorpId, limits: EffectiveCorpLimits, api: &'static str) -> Result<(), AppError> {
+    pub fn check_corp(
+        &self,
+        corp: &CorpId,
+        limits: EffectiveCorpLimits,
+        api: &'static str,
+    ) -> Result<(), AppError> {
         let allowed = self.with_windows(corp, limits, |w| w.corp.allow(&(corp.clone(), api)));
-        if allowed { Ok(()) } else { Err(AppError::RateLimited { scope: LimitScope::Corp, api }) }
+        if allowed {
+            Ok(())
+        } else {
+            Err(AppError::RateLimited {
+                scope: LimitScope::Corp,
+                api,
+            })
+        }
     }
 
     /// Counts a call of `api` by a principal: its app's limit, then its corp's.
@@ -144,21 +172,33 @@ impl RateLimiters {
         limits: EffectiveCorpLimits,
         api: &'static str,
     ) -> Result<(), AppError> {
-        let app_ok = self.with_windows(&principal.corp_id, limits, |w| w.app.allow(&(principal.clone(), api)));
+        let app_ok = self.with_windows(&principal.corp_id, limits, |w| {
+            w.app.allow(&(principal.clone(), api))
+        });
         if !app_ok {
-            return Err(AppError::RateLimited { scope: LimitScope::App, api });
+            return Err(AppError::RateLimited {
+                scope: LimitScope::App,
+                api,
+            });
         }
         self.check_corp(&principal.corp_id, limits, api)
     }
 
-    fn with_windows<T>(&self, corp: &CorpId, limits: EffectiveCorpLimits, f: impl FnOnce(&CorpWindows) -> T) -> T {
+    fn with_windows<T>(
+        &self,
+        corp: &CorpId,
+        limits: EffectiveCorpLimits,
+        f: impl FnOnce(&CorpWindows) -> T,
+    ) -> T {
         if limits == self.shared.limits {
             self.overridden.remove(corp);
             return f(&self.shared);
         }
         let windows = {
-            let mut entry =
-                self.overridden.entry(corp.clone()).or_insert_with(|| Arc::new(CorpWindows::new(limits)));
+            let mut entry = self
+                .overridden
+                .entry(corp.clone())
+                .or_insert_with(|| Arc::new(CorpWindows::new(limits)));
             if entry.limits != limits {
                 // The corp's limits changed: start its counting afresh under the new ones.
                 *entry = Arc::new(CorpWindows::new(limits));
@@ -184,7 +224,11 @@ impl RateLimiters {
         self.ip.tracked_keys()
             + self.shared.corp.tracked_keys()
             + self.shared.app.tracked_keys()
-            + self.overridden.iter().map(|e| e.corp.tracked_keys() + e.app.tracked_keys()).sum::<usize>()
+            + self
+                .overridden
+                .iter()
+                .map(|e| e.corp.tracked_keys() + e.app.tracked_keys())
+                .sum::<usize>()
     }
 }
 
@@ -200,7 +244,10 @@ mod tests {
 
     #[test]
     fn corp_limit_is_per_api_and_per_corp() {
-        let limiters = RateLimiters::new(RateLimitDefaults { corp_per_api: small(2), ..Default::default() });
+        let limiters = RateLimiters::new(RateLimitDefaults {
+            corp_per_api: small(2),
+            ..Default::default()
+        });
         let limits = limiters.defaults().corp_limits();
         let a = CorpId::generate();
         let b = CorpId::generate();
@@ -208,32 +255,59 @@ mod tests {
         assert!(limiters.check_corp(&a, limits, "agent/get").is_ok());
         assert_eq!(
             limiters.check_corp(&a, limits, "agent/get"),
-            Err(AppError::RateLimited { scope: LimitScope::Corp, api: "agent/get" })
+            Err(AppError::RateLimited {
+                scope: LimitScope::Corp,
+                api: "agent/get"
+            })
         );
-        assert!(limiters.check_corp(&a, limits, "agent/list").is_ok(), "another API has its own budget");
-        assert!(limiters.check_corp(&b, limits, "agent/get").is_ok(), "another corp has its own budget");
+        assert!(
+            limiters.check_corp(&a, limits, "agent/list").is_ok(),
+            "another API has its own budget"
+        );
+        assert!(
+            limiters.check_corp(&b, limits, "agent/get").is_ok(),
+            "another corp has its own budget"
+        );
     }
 
     #[test]
     fn app_limit_comes_before_corp_limit() {
-        let limiters = RateLimiters::new(RateLimitDefaults { app_per_api: small(1), ..Default::default() });
+        let limiters = RateLimiters::new(RateLimitDefaults {
+            app_per_api: small(1),
+            ..Default::default()
+        });
         let limits = limiters.defaults().corp_limits();
         let corp = CorpId::generate();
-        let app1 = Principal { corp_id: corp.clone(), credential: CredentialKind::App(AgentId::FIRST) };
-        let app2 = Principal { corp_id: corp, credential: CredentialKind::App(AgentId::FIRST.next()) };
+        let app1 = Principal {
+            corp_id: corp.clone(),
+            credential: CredentialKind::App(AgentId::FIRST),
+        };
+        let app2 = Principal {
+            corp_id: corp,
+            credential: CredentialKind::App(AgentId::FIRST.next()),
+        };
         assert!(limiters.check_principal(&app1, limits, "agent/get").is_ok());
         assert_eq!(
             limiters.check_principal(&app1, limits, "agent/get"),
-            Err(AppError::RateLimited { scope: LimitScope::App, api: "agent/get" })
+            Err(AppError::RateLimited {
+                scope: LimitScope::App,
+                api: "agent/get"
+            })
         );
         assert!(limiters.check_principal(&app2, limits, "agent/get").is_ok());
     }
 
     #[test]
     fn an_override_gets_its_own_budget() {
-        let limiters = RateLimiters::new(RateLimitDefaults { corp_per_api: small(1), ..Default::default() });
+        let limiters = RateLimiters::new(RateLimitDefaults {
+            corp_per_api: small(1),
+            ..Default::default()
+        });
         let defaults = limiters.defaults().corp_limits();
-        let big = EffectiveCorpLimits { corp_per_api: small(5), ..defaults };
+        let big = EffectiveCorpLimits {
+            corp_per_api: small(5),
+            ..defaults
+        };
         let corp = CorpId::generate();
         for _ in 0..5 {
             assert!(limiters.check_corp(&corp, big, "agent/get").is_ok());
@@ -246,14 +320,24 @@ mod tests {
 
     #[test]
     fn ip_limit() {
-        let limiters = RateLimiters::new(RateLimitDefaults { ip_per_api: small(1), ..Default::default() });
+        let limiters = RateLimiters::new(RateLimitDefaults {
+            ip_per_api: small(1),
+            ..Default::default()
+        });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         assert!(limiters.check_ip(ip, "gettoken").is_ok());
         assert_eq!(
             limiters.check_ip(ip, "gettoken"),
-            Err(AppError::RateLimited { scope: LimitScope::Ip, api: "gettoken" })
+            Err(AppError::RateLimited {
+                scope: LimitScope::Ip,
+                api: "gettoken"
+            })
         );
-        assert!(limiters.check_ip("10.0.0.2".parse().unwrap(), "gettoken").is_ok());
+        assert!(
+            limiters
+                .check_ip("10.0.0.2".parse().unwrap(), "gettoken")
+                .is_ok()
+        );
         assert!(limiters.tracked_keys() >= 2);
     }
 }

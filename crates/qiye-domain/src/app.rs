@@ -29,7 +29,11 @@ impl AppName {
     /// Validates a name from outside (trimmed).
     pub fn parse(raw: &str) -> Result<Self, AppFieldError> {
         let trimmed = raw.trim();
-        if (1..=32).contains(&trimmed.chars().count()) { Ok(Self(trimmed.to_owned())) } else { Err(AppFieldError::Name) }
+        if (1..=32).contains(&trimmed.chars().count()) {
+            Ok(Self(trimmed.to_owned()))
+        } else {
+            Err(AppFieldError::Name)
+        }
     }
 
     /// The name.
@@ -40,21 +44,35 @@ impl AppName {
 
 /// Validates an app description: 4-120 characters.
 pub fn validate_description(raw: &str) -> Result<String, AppFieldError> {
-    if (4..=120).contains(&raw.chars().count()) { Ok(raw.to_owned()) } else { Err(AppFieldError::Description) }
+    if (4..=120).contains(&raw.chars().count()) {
+        Ok(raw.to_owned())
+    } else {
+        Err(AppFieldError::Description)
+    }
 }
 
 /// Validates a home URL: http(s), at most 1024 bytes.
 pub fn validate_home_url(raw: &str) -> Result<String, AppFieldError> {
     let ok = raw.len() <= 1024 && (raw.starts_with("https://") || raw.starts_with("http://"));
-    if ok { Ok(raw.to_owned()) } else { Err(AppFieldError::Url("home_url")) }
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(AppFieldError::Url("home_url"))
+    }
 }
 
 /// Validates a redirect domain: a host name (optionally with port), no scheme.
 pub fn validate_redirect_domain(raw: &str) -> Result<String, AppFieldError> {
     let ok = !raw.is_empty()
         && raw.len() <= 255
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
-    if ok { Ok(raw.to_ascii_lowercase()) } else { Err(AppFieldError::Url("redirect_domain")) }
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+    if ok {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(AppFieldError::Url("redirect_domain"))
+    }
 }
 
 /// Converts a 0/1 flag.
@@ -161,8 +179,14 @@ mod tests {
     #[case("OA", true)]
     #[case("", false)]
     #[case("   ", false)]
-    #[case("一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二", true)]
-    #[case("一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三", false)]
+    #[case(
+        "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二",
+        true
+    )]
+    #[case(
+        "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三",
+        false
+    )]
     fn app_names(#[case] raw: &str, #[case] ok: bool) {
         assert_eq!(AppName::parse(raw).is_ok(), ok);
     }
@@ -174,7 +198,10 @@ mod tests {
         assert!(validate_description(&"x".repeat(121)).is_err());
         assert!(validate_home_url("https://oa.example.com/home").is_ok());
         assert!(validate_home_url("javascript:alert(1)").is_err());
-        assert_eq!(validate_redirect_domain("OA.Example.com").unwrap(), "oa.example.com");
+        assert_eq!(
+            validate_redirect_domain("OA.Example.com").unwrap(),
+            "oa.example.com"
+        );
         assert!(validate_redirect_domain("https://x").is_err());
         assert_eq!(parse_flag("f", 1), Ok(true));
         assert_eq!(parse_flag("f", 2), Err(AppFieldError::Flag("f")));
@@ -195,7 +222,10 @@ mod tests {
             report_enter: false,
             created_at: 0,
         };
-        let change = AppSettingsChange { report_enter: Some(true), ..Default::default() };
+        let change = AppSettingsChange {
+            report_enter: Some(true),
+            ..Default::default()
+        };
         assert!(!change.is_empty());
         change.apply_to(&mut app);
         assert!(app.report_enter);

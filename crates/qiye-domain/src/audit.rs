@@ -58,9 +58,17 @@ impl Actor {
 
     /// Rebuilds an actor from [`Actor::storage_parts`].
     pub fn from_storage_parts(kind: &str, id: &str) -> Result<Self, UnknownActor> {
-        let unknown = || UnknownActor { kind: kind.to_owned(), id: id.to_owned() };
+        let unknown = || UnknownActor {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+        };
         Ok(match kind {
-            "app" => Actor::App(id.parse::<i64>().ok().and_then(|n| AgentId::new(n).ok()).ok_or_else(unknown)?),
+            "app" => Actor::App(
+                id.parse::<i64>()
+                    .ok()
+                    .and_then(|n| AgentId::new(n).ok())
+                    .ok_or_else(unknown)?,
+            ),
             "contact_sync" => Actor::ContactSync,
             "admin" => Actor::Admin(UserId::parse(id).map_err(|_| unknown())?),
             "member" => Actor::Member(UserId::parse(id).map_err(|_| unknown())?),
@@ -101,7 +109,11 @@ impl Outcome {
 
     /// Rebuilds from [`Outcome::storage_text`].
     pub fn from_storage_text(text: &str) -> Self {
-        if text == "ok" { Outcome::Succeeded } else { Outcome::Failed(text.to_owned()) }
+        if text == "ok" {
+            Outcome::Succeeded
+        } else {
+            Outcome::Failed(text.to_owned())
+        }
     }
 }
 

@@ -63,7 +63,10 @@ mod tests {
 
     #[test]
     fn corp_names() {
-        assert_eq!(CorpName::parse("  Acme 公司 ").unwrap().as_str(), "Acme 公司");
+        assert_eq!(
+            CorpName::parse("  Acme 公司 ").unwrap().as_str(),
+            "Acme 公司"
+        );
         assert!(CorpName::parse("   ").is_err());
         assert!(CorpName::parse(&"名".repeat(64)).is_ok());
         assert!(CorpName::parse(&"名".repeat(65)).is_err());

@@ -65,8 +65,14 @@ mod tests {
 
     #[test]
     fn storage_keys_round_trip() {
-        for kind in [CredentialKind::ContactSync, CredentialKind::App(AgentId::FIRST)] {
-            assert_eq!(CredentialKind::from_storage_key(&kind.storage_key()).unwrap(), kind);
+        for kind in [
+            CredentialKind::ContactSync,
+            CredentialKind::App(AgentId::FIRST),
+        ] {
+            assert_eq!(
+                CredentialKind::from_storage_key(&kind.storage_key()).unwrap(),
+                kind
+            );
         }
         assert!(CredentialKind::from_storage_key("app:x").is_err());
         assert!(CredentialKind::from_storage_key("app:-3").is_err());

@@ -70,7 +70,12 @@ mod tests {
 
     #[test]
     fn status_codes_round_trip() {
-        for s in [MemberStatus::Active, MemberStatus::Disabled, MemberStatus::NotActivated, MemberStatus::Left] {
+        for s in [
+            MemberStatus::Active,
+            MemberStatus::Disabled,
+            MemberStatus::NotActivated,
+            MemberStatus::Left,
+        ] {
             assert_eq!(MemberStatus::from_code(s.code()), Some(s));
         }
         assert_eq!(MemberStatus::from_code(3), None);

@@ -137,7 +137,11 @@ impl AgentId {
 
     /// Validates an agent id from outside.
     pub fn new(raw: i64) -> Result<Self, IdError> {
-        if raw > 0 { Ok(Self(raw)) } else { Err(IdError::AgentId) }
+        if raw > 0 {
+            Ok(Self(raw))
+        } else {
+            Err(IdError::AgentId)
+        }
     }
 
     /// The numeric value.
@@ -198,7 +202,10 @@ mod tests {
 
     #[test]
     fn user_id_is_case_insensitive() {
-        assert_eq!(UserId::parse("ZhangSan").unwrap(), UserId::parse("zhangsan").unwrap());
+        assert_eq!(
+            UserId::parse("ZhangSan").unwrap(),
+            UserId::parse("zhangsan").unwrap()
+        );
         assert!(UserId::parse(&"a".repeat(64)).is_ok());
         assert!(UserId::parse(&"a".repeat(65)).is_err());
     }

@@ -61,7 +61,9 @@ pub enum PlanError {
         would_have: u64,
     },
     /// A department would sit deeper than the plan allows.
-    #[error("the {plan} plan allows at most {limit} department levels; this would make {would_have}")]
+    #[error(
+        "the {plan} plan allows at most {limit} department levels; this would make {would_have}"
+    )]
     DepthLimit {
         /// The corp's plan.
         plan: Plan,
@@ -130,7 +132,11 @@ impl Plan {
     pub fn check_member_count(self, current: u64, adding: u64) -> Result<(), PlanError> {
         let would_have = current.saturating_add(adding);
         match self.max_members() {
-            Some(limit) if would_have > limit => Err(PlanError::MemberLimit { plan: self, limit, would_have }),
+            Some(limit) if would_have > limit => Err(PlanError::MemberLimit {
+                plan: self,
+                limit,
+                would_have,
+            }),
             _ => Ok(()),
         }
     }
@@ -139,7 +145,11 @@ impl Plan {
     pub fn check_depth(self, depth: u32) -> Result<(), PlanError> {
         let limit = self.max_depth();
         if depth > limit {
-            Err(PlanError::DepthLimit { plan: self, limit, would_have: depth })
+            Err(PlanError::DepthLimit {
+                plan: self,
+                limit,
+                would_have: depth,
+            })
         } else {
             Ok(())
         }
@@ -147,7 +157,14 @@ impl Plan {
 
     /// Checks that the plan includes a bulk operation.
     pub fn check_bulk(self, operation: BulkOperation) -> Result<(), PlanError> {
-        if self.allows(operation) { Ok(()) } else { Err(PlanError::NotInPlan { plan: self, operation }) }
+        if self.allows(operation) {
+            Ok(())
+        } else {
+            Err(PlanError::NotInPlan {
+                plan: self,
+                operation,
+            })
+        }
     }
 
     /// Checks that a corp of the given size fits this plan (used when a corp
@@ -187,15 +204,30 @@ mod tests {
     #[case(Plan::Basic, 0, 1001, false)]
     #[case(Plan::Professional, 1_000_000, 1, true)]
     #[case(Plan::Flagship, u64::MAX, 1, true)]
-    fn member_limits(#[case] plan: Plan, #[case] current: u64, #[case] adding: u64, #[case] ok: bool) {
+    fn member_limits(
+        #[case] plan: Plan,
+        #[case] current: u64,
+        #[case] adding: u64,
+        #[case] ok: bool,
+    ) {
         assert_eq!(plan.check_member_count(current, adding).is_ok(), ok);
     }
 
     #[test]
     fn member_limit_error_says_what_and_how_many() {
         let err = Plan::Basic.check_member_count(1000, 5).unwrap_err();
-        assert_eq!(err, PlanError::MemberLimit { plan: Plan::Basic, limit: 1000, would_have: 1005 });
-        assert_eq!(err.to_string(), "the basic plan allows at most 1000 members; the corp would have 1005");
+        assert_eq!(
+            err,
+            PlanError::MemberLimit {
+                plan: Plan::Basic,
+                limit: 1000,
+                would_have: 1005
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "the basic plan allows at most 1000 members; the corp would have 1005"
+        );
     }
 
     #[rstest]
@@ -226,8 +258,14 @@ mod tests {
     #[test]
     fn downgrade_must_fit() {
         assert!(Plan::Basic.check_fits(1000, 3).is_ok());
-        assert!(matches!(Plan::Basic.check_fits(1001, 2), Err(PlanError::MemberLimit { .. })));
-        assert!(matches!(Plan::Basic.check_fits(10, 4), Err(PlanError::DepthLimit { .. })));
+        assert!(matches!(
+            Plan::Basic.check_fits(1001, 2),
+            Err(PlanError::MemberLimit { .. })
+        ));
+        assert!(matches!(
+            Plan::Basic.check_fits(10, 4),
+            Err(PlanError::DepthLimit { .. })
+        ));
     }
 
     #[test]

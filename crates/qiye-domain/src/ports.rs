@@ -70,14 +70,24 @@ pub trait CorpStore: Send + Sync {
     /// Changes a corp's plan.
     async fn set_plan(&self, id: &CorpId, plan: Plan, audit: &AuditRecord) -> StoreResult<()>;
     /// Replaces a corp's rate-limit override.
-    async fn set_rate_override(&self, id: &CorpId, limits: &CorpRateOverride, audit: &AuditRecord) -> StoreResult<()>;
+    async fn set_rate_override(
+        &self,
+        id: &CorpId,
+        limits: &CorpRateOverride,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
 }
 
 /// Apps.
 #[async_trait]
 pub trait AppStore: Send + Sync {
     /// Creates an app with the next free agent id of its corp and its secret.
-    async fn create_app(&self, app: &NewApp, secret: &SecretDigest, audit: &AuditRecord) -> StoreResult<App>;
+    async fn create_app(
+        &self,
+        app: &NewApp,
+        secret: &SecretDigest,
+        audit: &AuditRecord,
+    ) -> StoreResult<App>;
     /// One app of a corp.
     async fn get_app(&self, corp: &CorpId, agentid: AgentId) -> StoreResult<App>;
     /// All apps of a corp, by agent id.
@@ -96,7 +106,11 @@ pub trait AppStore: Send + Sync {
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
     /// Which credential of the corp has this secret, if any.
-    async fn find_credential(&self, corp: &CorpId, secret: &SecretDigest) -> StoreResult<Option<CredentialKind>>;
+    async fn find_credential(
+        &self,
+        corp: &CorpId,
+        secret: &SecretDigest,
+    ) -> StoreResult<Option<CredentialKind>>;
     /// Replaces a credential's secret and revokes every token obtained with
     /// the old one. `NotFound` if the corp has no such credential.
     async fn rotate_secret(
@@ -129,7 +143,9 @@ pub trait AuditStore: Send + Sync {
 
 /// A complete storage backend.
 #[async_trait]
-pub trait Store: CorpStore + AppStore + CredentialStore + AuditStore + Send + Sync + 'static {
+pub trait Store:
+    CorpStore + AppStore + CredentialStore + AuditStore + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers (for `/readyz`).

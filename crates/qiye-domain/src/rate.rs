@@ -31,18 +31,30 @@ pub enum RateQuotaError {
 
 impl RateQuota {
     /// WeCom's published limit per corp per API (doc 90454).
-    pub const WECOM_CORP_PER_API: RateQuota = RateQuota { per_minute: 10_000, per_hour: 150_000 };
+    pub const WECOM_CORP_PER_API: RateQuota = RateQuota {
+        per_minute: 10_000,
+        per_hour: 150_000,
+    };
     /// WeCom's published limit per client IP per API (doc 90454).
-    pub const WECOM_IP_PER_API: RateQuota = RateQuota { per_minute: 20_000, per_hour: 600_000 };
+    pub const WECOM_IP_PER_API: RateQuota = RateQuota {
+        per_minute: 20_000,
+        per_hour: 600_000,
+    };
 
     /// Validates a quota.
     pub fn new(per_minute: u32, per_hour: u32) -> Result<Self, RateQuotaError> {
         if per_minute == 0 || per_hour == 0 {
             Err(RateQuotaError::Zero)
         } else if per_hour < per_minute {
-            Err(RateQuotaError::HourBelowMinute { per_minute, per_hour })
+            Err(RateQuotaError::HourBelowMinute {
+                per_minute,
+                per_hour,
+            })
         } else {
-            Ok(Self { per_minute, per_hour })
+            Ok(Self {
+                per_minute,
+                per_hour,
+            })
         }
     }
 }
@@ -83,7 +95,13 @@ mod tests {
     fn quota_validation() {
         assert!(RateQuota::new(1, 1).is_ok());
         assert_eq!(RateQuota::new(0, 5), Err(RateQuotaError::Zero));
-        assert_eq!(RateQuota::new(10, 5), Err(RateQuotaError::HourBelowMinute { per_minute: 10, per_hour: 5 }));
+        assert_eq!(
+            RateQuota::new(10, 5),
+            Err(RateQuotaError::HourBelowMinute {
+                per_minute: 10,
+                per_hour: 5
+            })
+        );
     }
 
     #[test]
@@ -93,9 +111,18 @@ mod tests {
             app_per_api: RateQuota::WECOM_CORP_PER_API,
         };
         let bigger = RateQuota::new(50_000, 1_000_000).unwrap();
-        let merged = EffectiveCorpLimits::resolve(defaults, &CorpRateOverride { corp_per_api: Some(bigger), app_per_api: None });
+        let merged = EffectiveCorpLimits::resolve(
+            defaults,
+            &CorpRateOverride {
+                corp_per_api: Some(bigger),
+                app_per_api: None,
+            },
+        );
         assert_eq!(merged.corp_per_api, bigger);
         assert_eq!(merged.app_per_api, RateQuota::WECOM_CORP_PER_API);
-        assert_eq!(EffectiveCorpLimits::resolve(defaults, &CorpRateOverride::default()), defaults);
+        assert_eq!(
+            EffectiveCorpLimits::resolve(defaults, &CorpRateOverride::default()),
+            defaults
+        );
     }
 }

@@ -14,7 +14,9 @@ const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 fn random_url_safe(len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| char::from(URL_SAFE[rng.random_range(0..URL_SAFE.len())])).collect()
+    (0..len)
+        .map(|_| char::from(URL_SAFE[rng.random_range(0..URL_SAFE.len())]))
+        .collect()
 }
 
 /// A plaintext secret (`corpsecret`), shown to its owner once. `Debug` does
@@ -108,7 +110,13 @@ pub struct OneTimePassword(String);
 impl OneTimePassword {
     /// A fresh 16-character password.
     pub fn generate() -> Self {
-        Self(rand::rng().sample_iter(&Alphanumeric).take(16).map(char::from).collect())
+        Self(
+            rand::rng()
+                .sample_iter(&Alphanumeric)
+                .take(16)
+                .map(char::from)
+                .collect(),
+        )
     }
 
     /// The plaintext, shown once.

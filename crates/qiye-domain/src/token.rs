@@ -26,7 +26,12 @@ pub struct IssuedToken {
 impl IssuedToken {
     /// A new token for `principal`, valid from `now` for [`TOKEN_LIFETIME_SECS`].
     pub fn fresh(principal: Principal, now: i64) -> Self {
-        Self { token: TokenString::generate(), principal, issued_at: now, expires_at: now + TOKEN_LIFETIME_SECS }
+        Self {
+            token: TokenString::generate(),
+            principal,
+            issued_at: now,
+            expires_at: now + TOKEN_LIFETIME_SECS,
+        }
     }
 
     /// Seconds of validity left at `now` (never negative).
@@ -75,7 +80,10 @@ mod tests {
     use crate::ids::CorpId;
 
     fn principal() -> Principal {
-        Principal { corp_id: CorpId::generate(), credential: CredentialKind::ContactSync }
+        Principal {
+            corp_id: CorpId::generate(),
+            credential: CredentialKind::ContactSync,
+        }
     }
 
     #[test]
@@ -83,7 +91,10 @@ mod tests {
         let t = IssuedToken::fresh(principal(), 1_000);
         assert_eq!(t.expires_in(1_000), 7200);
         assert_eq!(t.expires_in(9_000), 0);
-        assert!(matches!(TokenCheck::classify(Some(t.clone()), 8_199), TokenCheck::Valid(_)));
+        assert!(matches!(
+            TokenCheck::classify(Some(t.clone()), 8_199),
+            TokenCheck::Valid(_)
+        ));
         assert_eq!(TokenCheck::classify(Some(t), 8_200), TokenCheck::Expired);
         assert_eq!(TokenCheck::classify(None, 0), TokenCheck::Unknown);
     }

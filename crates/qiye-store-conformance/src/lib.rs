@@ -67,7 +67,9 @@ pub fn sample_corp(name: &str, plan: Plan) -> (CorpBootstrap, Secret) {
         admin: NewAdminMember {
             userid: UserId::parse("admin").expect("valid userid"),
             name: "Administrator".into(),
-            password_hash: PasswordHash("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into()),
+            password_hash: PasswordHash(
+                "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
+            ),
         },
     };
     (bootstrap, secret)
@@ -88,7 +90,10 @@ pub fn record(corp: &CorpId, action: &str) -> AuditRecord {
 
 async fn create(store: &dyn Store, name: &str) -> (Corp, Secret) {
     let (b, secret) = sample_corp(name, Plan::Professional);
-    store.create_corp(&b, &record(&b.corp.id, "corp.create")).await.expect("create corp");
+    store
+        .create_corp(&b, &record(&b.corp.id, "corp.create"))
+        .await
+        .expect("create corp");
     (b.corp, secret)
 }
 
@@ -100,7 +105,10 @@ async fn new_app(store: &dyn Store, corp: &CorpId, name: &str) -> (AgentId, Secr
         all_visible: true,
         created_at: SystemClock.now_millis(),
     };
-    let created = store.create_app(&app, &secret.digest(), &record(corp, "app.create")).await.expect("create app");
+    let created = store
+        .create_app(&app, &secret.digest(), &record(corp, "app.create"))
+        .await
+        .expect("create app");
     (created.agentid, secret)
 }
 
@@ -109,11 +117,23 @@ pub async fn corps_are_created_listed_and_unique(store: Arc<dyn Store>) {
     let (a, _) = create(store.as_ref(), "Alpha").await;
     let (b, _) = create(store.as_ref(), "Beta 公司").await;
     assert_eq!(store.get_corp(&a.id).await.unwrap(), a);
-    assert_eq!(store.get_corp(&b.id).await.unwrap().name.as_str(), "Beta 公司");
-    let ids: Vec<CorpId> = store.list_corps().await.unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(
+        store.get_corp(&b.id).await.unwrap().name.as_str(),
+        "Beta 公司"
+    );
+    let ids: Vec<CorpId> = store
+        .list_corps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert!(ids.contains(&a.id) && ids.contains(&b.id));
     assert_eq!(store.count_corps().await.unwrap(), 2);
-    assert_eq!(store.get_corp(&CorpId::generate()).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.get_corp(&CorpId::generate()).await,
+        Err(StoreError::NotFound)
+    );
 }
 
 /// A corp whose id is taken is refused as a whole: nothing of it is written.
@@ -122,36 +142,72 @@ pub async fn corp_creation_is_atomic(store: Arc<dyn Store>) {
     let audit_before = store.tail_audit(&a.id, 100).await.unwrap().len();
     let (mut again, _) = sample_corp("Impostor", Plan::Basic);
     again.corp.id = a.id.clone();
-    let err = store.create_corp(&again, &record(&a.id, "corp.create")).await.unwrap_err();
+    let err = store
+        .create_corp(&again, &record(&a.id, "corp.create"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.get_corp(&a.id).await.unwrap().name.as_str(), "Alpha");
-    assert_eq!(store.tail_audit(&a.id, 100).await.unwrap().len(), audit_before);
+    assert_eq!(
+        store.tail_audit(&a.id, 100).await.unwrap().len(),
+        audit_before
+    );
     assert_eq!(store.count_corps().await.unwrap(), 1);
 }
 
 /// A new corp has its administrator and its root department.
 pub async fn corp_size_counts_the_bootstrap(store: Arc<dyn Store>) {
     let (a, _) = create(store.as_ref(), "Alpha").await;
-    assert_eq!(store.corp_size(&a.id).await.unwrap(), CorpSize { members: 1, deepest_department: 1 });
-    assert_eq!(store.corp_size(&CorpId::generate()).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.corp_size(&a.id).await.unwrap(),
+        CorpSize {
+            members: 1,
+            deepest_department: 1
+        }
+    );
+    assert_eq!(
+        store.corp_size(&CorpId::generate()).await,
+        Err(StoreError::NotFound)
+    );
 }
 
 /// Plan and rate-limit override changes persist; unknown corps are `NotFound`.
 pub async fn plan_and_rate_override_round_trip(store: Arc<dyn Store>) {
     let (a, _) = create(store.as_ref(), "Alpha").await;
-    store.set_plan(&a.id, Plan::Flagship, &record(&a.id, "corp.set_plan")).await.unwrap();
+    store
+        .set_plan(&a.id, Plan::Flagship, &record(&a.id, "corp.set_plan"))
+        .await
+        .unwrap();
     let limits = CorpRateOverride {
         corp_per_api: Some(RateQuota::new(50_000, 900_000).unwrap()),
         app_per_api: Some(RateQuota::new(5, 100).unwrap()),
     };
-    store.set_rate_override(&a.id, &limits, &record(&a.id, "corp.set_limits")).await.unwrap();
+    store
+        .set_rate_override(&a.id, &limits, &record(&a.id, "corp.set_limits"))
+        .await
+        .unwrap();
     let back = store.get_corp(&a.id).await.unwrap();
     assert_eq!(back.plan, Plan::Flagship);
     assert_eq!(back.rate_override, limits);
-    store.set_rate_override(&a.id, &CorpRateOverride::default(), &record(&a.id, "corp.set_limits")).await.unwrap();
-    assert_eq!(store.get_corp(&a.id).await.unwrap().rate_override, CorpRateOverride::default());
+    store
+        .set_rate_override(
+            &a.id,
+            &CorpRateOverride::default(),
+            &record(&a.id, "corp.set_limits"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_corp(&a.id).await.unwrap().rate_override,
+        CorpRateOverride::default()
+    );
     let ghost = CorpId::generate();
-    assert_eq!(store.set_plan(&ghost, Plan::Basic, &record(&ghost, "corp.set_plan")).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store
+            .set_plan(&ghost, Plan::Basic, &record(&ghost, "corp.set_plan"))
+            .await,
+        Err(StoreError::NotFound)
+    );
 }
 
 /// Agent ids count from 1000002 in each corp; one corp never sees another's apps.
@@ -161,15 +217,36 @@ pub async fn apps_are_numbered_per_corp_and_isolated(store: Arc<dyn Store>) {
     let (a1, _) = new_app(store.as_ref(), &a.id, "OA").await;
     let (a2, _) = new_app(store.as_ref(), &a.id, "CRM").await;
     let (b1, _) = new_app(store.as_ref(), &b.id, "HR").await;
-    assert_eq!((a1.get(), a2.get(), b1.get()), (1_000_002, 1_000_003, 1_000_002));
+    assert_eq!(
+        (a1.get(), a2.get(), b1.get()),
+        (1_000_002, 1_000_003, 1_000_002)
+    );
     assert_eq!(store.get_app(&a.id, a2).await.unwrap().name.as_str(), "CRM");
     assert_eq!(store.get_app(&b.id, b1).await.unwrap().name.as_str(), "HR");
     assert_eq!(store.get_app(&b.id, a2).await, Err(StoreError::NotFound));
-    let names: Vec<String> = store.list_apps(&a.id).await.unwrap().into_iter().map(|a| a.name.as_str().to_owned()).collect();
+    let names: Vec<String> = store
+        .list_apps(&a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name.as_str().to_owned())
+        .collect();
     assert_eq!(names, ["OA", "CRM"]);
     let ghost = CorpId::generate();
-    let app = NewApp { corp_id: ghost.clone(), name: AppName::parse("X").unwrap(), all_visible: false, created_at: 0 };
-    let err = store.create_app(&app, &Secret::generate().digest(), &record(&ghost, "app.create")).await.unwrap_err();
+    let app = NewApp {
+        corp_id: ghost.clone(),
+        name: AppName::parse("X").unwrap(),
+        all_visible: false,
+        created_at: 0,
+    };
+    let err = store
+        .create_app(
+            &app,
+            &Secret::generate().digest(),
+            &record(&ghost, "app.create"),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err, StoreError::NotFound);
 }
 
@@ -184,12 +261,18 @@ pub async fn app_settings_update_persists(store: Arc<dyn Store>) {
         report_enter: Some(true),
         ..Default::default()
     };
-    let updated = store.update_app(&a.id, agentid, &change, &record(&a.id, "agent.set")).await.unwrap();
+    let updated = store
+        .update_app(&a.id, agentid, &change, &record(&a.id, "agent.set"))
+        .await
+        .unwrap();
     assert_eq!(updated.name.as_str(), "OA 2");
     let back = store.get_app(&a.id, agentid).await.unwrap();
     assert_eq!(back, updated);
     assert!(back.report_enter && !back.report_location);
-    let err = store.update_app(&b.id, agentid, &change, &record(&b.id, "agent.set")).await.unwrap_err();
+    let err = store
+        .update_app(&b.id, agentid, &change, &record(&b.id, "agent.set"))
+        .await
+        .unwrap_err();
     assert_eq!(err, StoreError::NotFound);
 }
 
@@ -198,27 +281,72 @@ pub async fn credentials_are_found_only_in_their_corp(store: Arc<dyn Store>) {
     let (a, a_secret) = create(store.as_ref(), "Alpha").await;
     let (b, _) = create(store.as_ref(), "Beta").await;
     let (agentid, app_secret) = new_app(store.as_ref(), &a.id, "OA").await;
-    assert_eq!(store.find_credential(&a.id, &a_secret.digest()).await.unwrap(), Some(CredentialKind::ContactSync));
-    assert_eq!(store.find_credential(&a.id, &app_secret.digest()).await.unwrap(), Some(CredentialKind::App(agentid)));
-    assert_eq!(store.find_credential(&b.id, &a_secret.digest()).await.unwrap(), None);
-    assert_eq!(store.find_credential(&a.id, &Secret::generate().digest()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_credential(&a.id, &a_secret.digest())
+            .await
+            .unwrap(),
+        Some(CredentialKind::ContactSync)
+    );
+    assert_eq!(
+        store
+            .find_credential(&a.id, &app_secret.digest())
+            .await
+            .unwrap(),
+        Some(CredentialKind::App(agentid))
+    );
+    assert_eq!(
+        store
+            .find_credential(&b.id, &a_secret.digest())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_credential(&a.id, &Secret::generate().digest())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// The same token comes back while valid; a new one after expiry; expired
 /// tokens are still found (so they can be told apart from unknown ones).
 pub async fn tokens_are_reused_until_expiry(store: Arc<dyn Store>) {
     let (a, _) = create(store.as_ref(), "Alpha").await;
-    let principal = Principal { corp_id: a.id.clone(), credential: CredentialKind::ContactSync };
+    let principal = Principal {
+        corp_id: a.id.clone(),
+        credential: CredentialKind::ContactSync,
+    };
     let now = SystemClock.now_secs();
-    let first = store.issue_token(&IssuedToken::fresh(principal.clone(), now), now).await.unwrap();
-    let again = store.issue_token(&IssuedToken::fresh(principal.clone(), now + 10), now + 10).await.unwrap();
+    let first = store
+        .issue_token(&IssuedToken::fresh(principal.clone(), now), now)
+        .await
+        .unwrap();
+    let again = store
+        .issue_token(&IssuedToken::fresh(principal.clone(), now + 10), now + 10)
+        .await
+        .unwrap();
     assert_eq!(again, first);
-    assert_eq!(store.find_token(&first.token).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        store.find_token(&first.token).await.unwrap(),
+        Some(first.clone())
+    );
     let later = now + TOKEN_LIFETIME_SECS;
-    let second = store.issue_token(&IssuedToken::fresh(principal.clone(), later), later).await.unwrap();
+    let second = store
+        .issue_token(&IssuedToken::fresh(principal.clone(), later), later)
+        .await
+        .unwrap();
     assert_ne!(second.token, first.token);
-    assert_eq!(store.find_token(&first.token).await.unwrap(), Some(first.clone()));
-    assert_eq!(store.find_token(&TokenString::generate()).await.unwrap(), None);
+    assert_eq!(
+        store.find_token(&first.token).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.find_token(&TokenString::generate()).await.unwrap(),
+        None
+    );
     assert_eq!(store.prune_tokens(first.expires_at + 1).await.unwrap(), 1);
     assert_eq!(store.find_token(&first.token).await.unwrap(), None);
     assert_eq!(store.tokens_of(&principal).await.unwrap(), vec![second]);
@@ -227,13 +355,20 @@ pub async fn tokens_are_reused_until_expiry(store: Arc<dyn Store>) {
 /// Many simultaneous `gettoken` calls all get one and the same token.
 pub async fn concurrent_issuers_get_one_token(store: Arc<dyn Store>) {
     let (a, _) = create(store.as_ref(), "Alpha").await;
-    let principal = Principal { corp_id: a.id.clone(), credential: CredentialKind::ContactSync };
+    let principal = Principal {
+        corp_id: a.id.clone(),
+        credential: CredentialKind::ContactSync,
+    };
     let now = SystemClock.now_secs();
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let store = store.clone();
         let principal = principal.clone();
-        tasks.push(tokio::spawn(async move { store.issue_token(&IssuedToken::fresh(principal, now), now).await }));
+        tasks.push(tokio::spawn(async move {
+            store
+                .issue_token(&IssuedToken::fresh(principal, now), now)
+                .await
+        }));
     }
     let mut tokens = Vec::new();
     for t in tasks {
@@ -249,22 +384,59 @@ pub async fn rotation_revokes_tokens(store: Arc<dyn Store>) {
     let (a, old) = create(store.as_ref(), "Alpha").await;
     let (agentid, app_secret) = new_app(store.as_ref(), &a.id, "OA").await;
     let now = SystemClock.now_secs();
-    let contact = Principal { corp_id: a.id.clone(), credential: CredentialKind::ContactSync };
-    let app = Principal { corp_id: a.id.clone(), credential: CredentialKind::App(agentid) };
-    let contact_token = store.issue_token(&IssuedToken::fresh(contact.clone(), now), now).await.unwrap();
-    let app_token = store.issue_token(&IssuedToken::fresh(app, now), now).await.unwrap();
-    let new = Secret::generate();
-    store
-        .rotate_secret(&a.id, CredentialKind::ContactSync, &new.digest(), &record(&a.id, "secret.rotate"))
+    let contact = Principal {
+        corp_id: a.id.clone(),
+        credential: CredentialKind::ContactSync,
+    };
+    let app = Principal {
+        corp_id: a.id.clone(),
+        credential: CredentialKind::App(agentid),
+    };
+    let contact_token = store
+        .issue_token(&IssuedToken::fresh(contact.clone(), now), now)
         .await
         .unwrap();
-    assert_eq!(store.find_credential(&a.id, &old.digest()).await.unwrap(), None);
-    assert_eq!(store.find_credential(&a.id, &new.digest()).await.unwrap(), Some(CredentialKind::ContactSync));
+    let app_token = store
+        .issue_token(&IssuedToken::fresh(app, now), now)
+        .await
+        .unwrap();
+    let new = Secret::generate();
+    store
+        .rotate_secret(
+            &a.id,
+            CredentialKind::ContactSync,
+            &new.digest(),
+            &record(&a.id, "secret.rotate"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_credential(&a.id, &old.digest()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_credential(&a.id, &new.digest()).await.unwrap(),
+        Some(CredentialKind::ContactSync)
+    );
     assert_eq!(store.find_token(&contact_token.token).await.unwrap(), None);
-    assert_eq!(store.find_token(&app_token.token).await.unwrap(), Some(app_token));
-    assert_eq!(store.find_credential(&a.id, &app_secret.digest()).await.unwrap(), Some(CredentialKind::App(agentid)));
+    assert_eq!(
+        store.find_token(&app_token.token).await.unwrap(),
+        Some(app_token)
+    );
+    assert_eq!(
+        store
+            .find_credential(&a.id, &app_secret.digest())
+            .await
+            .unwrap(),
+        Some(CredentialKind::App(agentid))
+    );
     let err = store
-        .rotate_secret(&a.id, CredentialKind::App(AgentId::new(42).unwrap()), &new.digest(), &record(&a.id, "x"))
+        .rotate_secret(
+            &a.id,
+            CredentialKind::App(AgentId::new(42).unwrap()),
+            &new.digest(),
+            &record(&a.id, "x"),
+        )
         .await
         .unwrap_err();
     assert_eq!(err, StoreError::NotFound);
@@ -276,7 +448,11 @@ pub async fn audit_is_ordered_and_per_corp(store: Arc<dyn Store>) {
     let (b, _) = create(store.as_ref(), "Beta").await;
     for i in 0..5 {
         let mut r = record(&a.id, &format!("test.step{i}"));
-        r.outcome = if i % 2 == 0 { Outcome::Succeeded } else { Outcome::Failed("errcode 40058".into()) };
+        r.outcome = if i % 2 == 0 {
+            Outcome::Succeeded
+        } else {
+            Outcome::Failed("errcode 40058".into())
+        };
         r.client_ip = if i == 4 { None } else { r.client_ip };
         store.append_audit(&r).await.unwrap();
     }
@@ -284,9 +460,18 @@ pub async fn audit_is_ordered_and_per_corp(store: Arc<dyn Store>) {
     let actions: Vec<&str> = tail.iter().map(|e| e.record.action.as_str()).collect();
     assert_eq!(actions, ["test.step2", "test.step3", "test.step4"]);
     assert!(tail.windows(2).all(|w| w[0].seq < w[1].seq));
-    assert_eq!(tail[1].record.outcome, Outcome::Failed("errcode 40058".into()));
+    assert_eq!(
+        tail[1].record.outcome,
+        Outcome::Failed("errcode 40058".into())
+    );
     assert_eq!(tail[2].record.client_ip, None);
-    let b_actions: Vec<String> = store.tail_audit(&b.id, 100).await.unwrap().into_iter().map(|e| e.record.action).collect();
+    let b_actions: Vec<String> = store
+        .tail_audit(&b.id, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record.action)
+        .collect();
     assert_eq!(b_actions, ["corp.create"]);
 }
 
@@ -294,18 +479,43 @@ pub async fn audit_is_ordered_and_per_corp(store: Arc<dyn Store>) {
 pub async fn mutations_write_their_audit_record(store: Arc<dyn Store>) {
     let (a, _) = create(store.as_ref(), "Alpha").await;
     let (agentid, _) = new_app(store.as_ref(), &a.id, "OA").await;
-    store.set_plan(&a.id, Plan::Basic, &record(&a.id, "corp.set_plan")).await.unwrap();
     store
-        .update_app(&a.id, agentid, &AppSettingsChange { report_location: Some(true), ..Default::default() }, &record(&a.id, "agent.set"))
+        .set_plan(&a.id, Plan::Basic, &record(&a.id, "corp.set_plan"))
         .await
         .unwrap();
     store
-        .rotate_secret(&a.id, CredentialKind::App(agentid), &Secret::generate().digest(), &record(&a.id, "secret.rotate"))
+        .update_app(
+            &a.id,
+            agentid,
+            &AppSettingsChange {
+                report_location: Some(true),
+                ..Default::default()
+            },
+            &record(&a.id, "agent.set"),
+        )
+        .await
+        .unwrap();
+    store
+        .rotate_secret(
+            &a.id,
+            CredentialKind::App(agentid),
+            &Secret::generate().digest(),
+            &record(&a.id, "secret.rotate"),
+        )
         .await
         .unwrap();
     let tail = store.tail_audit(&a.id, 100).await.unwrap();
     let actions: Vec<&str> = tail.iter().map(|e| e.record.action.as_str()).collect();
-    assert_eq!(actions, ["corp.create", "app.create", "corp.set_plan", "agent.set", "secret.rotate"]);
+    assert_eq!(
+        actions,
+        [
+            "corp.create",
+            "app.create",
+            "corp.set_plan",
+            "agent.set",
+            "secret.rotate"
+        ]
+    );
     assert_eq!(tail[1].record.target, format!("agent:{agentid}"));
     assert_eq!(tail[0].record.actor, Actor::Cli("tester".into()));
 }

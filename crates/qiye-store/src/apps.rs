@@ -1,5 +1,6 @@
 //! Self-built apps.
 
+use crate::rows::{APP_COLUMNS, AppRow, expect_one_row};
 use async_trait::async_trait;
 use qiye_domain::app::{App, AppSettingsChange, NewApp};
 use qiye_domain::audit::AuditRecord;
@@ -7,46 +8,61 @@ use qiye_domain::credential::CredentialKind;
 use qiye_domain::ids::{AgentId, CorpId};
 use qiye_domain::ports::{AppStore, StoreError, StoreResult};
 use qiye_domain::secret::SecretDigest;
-use crate::rows::{expect_one_row, APP_COLUMNS, AppRow};
 use sqlx::AnyConnection;
 
 use crate::Dialect;
 
 use crate::{SqlStore, audit};
 
-async fn fetch_app(dialect: Dialect, conn: &mut AnyConnection, corp: &CorpId, agentid: AgentId) -> StoreResult<App> {
-    let row: AppRow = sqlx::query_as(&dialect.sql(&format!("SELECT {APP_COLUMNS} FROM apps WHERE corp_id = $1 AND agentid = $2")))
-        .bind(corp.as_str())
-        .bind(agentid.get())
-        .fetch_one(conn)
-        .await
-        .map_err(|e| dialect.map_err(e))?;
+async fn fetch_app(
+    dialect: Dialect,
+    conn: &mut AnyConnection,
+    corp: &CorpId,
+    agentid: AgentId,
+) -> StoreResult<App> {
+    let row: AppRow = sqlx::query_as(&dialect.sql(&format!(
+        "SELECT {APP_COLUMNS} FROM apps WHERE corp_id = $1 AND agentid = $2"
+    )))
+    .bind(corp.as_str())
+    .bind(agentid.get())
+    .fetch_one(conn)
+    .await
+    .map_err(|e| dialect.map_err(e))?;
     App::try_from(row)
 }
 
 #[async_trait]
 impl AppStore for SqlStore {
-    async fn create_app(&self, app: &NewApp, secret: &SecretDigest, record: &AuditRecord) -> StoreResult<App> {
+    async fn create_app(
+        &self,
+        app: &NewApp,
+        secret: &SecretDigest,
+        record: &AuditRecord,
+    ) -> StoreResult<App> {
         let mut tx = self.begin_write().await?;
         let corp_exists: Option<i64> = sqlx::query_scalar(&self.dialect.sql(&format!(
             "SELECT 1 FROM corps WHERE corp_id = $1{}",
             self.dialect.for_update()
         )))
-            .bind(app.corp_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        .bind(app.corp_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
         if corp_exists.is_none() {
             return Err(StoreError::NotFound);
         }
         // Agent ids count up per corp; the corp row is locked (PostgreSQL) or
         // the database is (SQLite), so two creations cannot pick the same id.
-        let next: i64 = sqlx::query_scalar(&self.dialect.sql("SELECT COALESCE(MAX(agentid) + 1, $1) FROM apps WHERE corp_id = $2"))
-            .bind(AgentId::FIRST.get())
-            .bind(app.corp_id.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        let next: i64 = sqlx::query_scalar(
+            &self
+                .dialect
+                .sql("SELECT COALESCE(MAX(agentid) + 1, $1) FROM apps WHERE corp_id = $2"),
+        )
+        .bind(AgentId::FIRST.get())
+        .bind(app.corp_id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
         let agentid = AgentId::new(next).map_err(|e| StoreError::Other(e.to_string()))?;
         sqlx::query(&self.dialect.sql("INSERT INTO apps (corp_id, agentid, name, all_visible, created_at) VALUES ($1, $2, $3, $4, $5)"))
             .bind(app.corp_id.as_str())
@@ -79,11 +95,13 @@ impl AppStore for SqlStore {
     }
 
     async fn list_apps(&self, corp: &CorpId) -> StoreResult<Vec<App>> {
-        let rows: Vec<AppRow> = sqlx::query_as(&self.dialect.sql(&format!("SELECT {APP_COLUMNS} FROM apps WHERE corp_id = $1 ORDER BY agentid")))
-            .bind(corp.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        let rows: Vec<AppRow> = sqlx::query_as(&self.dialect.sql(&format!(
+            "SELECT {APP_COLUMNS} FROM apps WHERE corp_id = $1 ORDER BY agentid"
+        )))
+        .bind(corp.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.map_err(e))?;
         rows.into_iter().map(App::try_from).collect()
     }
 

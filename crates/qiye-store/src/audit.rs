@@ -1,10 +1,10 @@
 //! The append-only audit log.
 
+use crate::rows::{AUDIT_COLUMNS, AuditRow, AuditValues};
 use async_trait::async_trait;
 use qiye_domain::audit::{AuditEntry, AuditRecord};
 use qiye_domain::ids::CorpId;
 use qiye_domain::ports::{AuditStore, StoreResult};
-use crate::rows::{AUDIT_COLUMNS, AuditRow, AuditValues};
 use sqlx::AnyConnection;
 
 use crate::Dialect;
@@ -12,7 +12,11 @@ use crate::Dialect;
 use crate::SqlStore;
 
 /// Appends a record on a connection (inside the caller's transaction).
-pub(crate) async fn append(dialect: Dialect, conn: &mut AnyConnection, record: &AuditRecord) -> StoreResult<i64> {
+pub(crate) async fn append(
+    dialect: Dialect,
+    conn: &mut AnyConnection,
+    record: &AuditRecord,
+) -> StoreResult<i64> {
     let v = AuditValues::from(record);
     let seq: i64 = sqlx::query_scalar(&dialect.sql(
         "INSERT INTO audit_log (at, corp_id, actor_kind, actor_id, client_ip, action, target, result) \

@@ -1,5 +1,6 @@
 //! Secrets and access tokens.
 
+use crate::rows::{TOKEN_COLUMNS, TokenRow, expect_one_row};
 use async_trait::async_trait;
 use qiye_domain::audit::AuditRecord;
 use qiye_domain::credential::{CredentialKind, Principal};
@@ -7,22 +8,28 @@ use qiye_domain::ids::CorpId;
 use qiye_domain::ports::{CredentialStore, StoreError, StoreResult};
 use qiye_domain::secret::{SecretDigest, TokenString};
 use qiye_domain::token::IssuedToken;
-use crate::rows::{expect_one_row, TOKEN_COLUMNS, TokenRow};
 
 use crate::{SqlStore, audit};
 
 #[async_trait]
 impl CredentialStore for SqlStore {
-    async fn find_credential(&self, corp: &CorpId, secret: &SecretDigest) -> StoreResult<Option<CredentialKind>> {
-        let key: Option<String> =
-            sqlx::query_scalar(&self.dialect.sql("SELECT credential_key FROM credentials WHERE corp_id = $1 AND secret_digest = $2"))
-                .bind(corp.as_str())
-                .bind(secret.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| self.map_err(e))?;
-        key.map(|k| CredentialKind::from_storage_key(&k).map_err(|e| StoreError::Other(e.to_string())))
-            .transpose()
+    async fn find_credential(
+        &self,
+        corp: &CorpId,
+        secret: &SecretDigest,
+    ) -> StoreResult<Option<CredentialKind>> {
+        let key: Option<String> = sqlx::query_scalar(&self.dialect.sql(
+            "SELECT credential_key FROM credentials WHERE corp_id = $1 AND secret_digest = $2",
+        ))
+        .bind(corp.as_str())
+        .bind(secret.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        key.map(|k| {
+            CredentialKind::from_storage_key(&k).map_err(|e| StoreError::Other(e.to_string()))
+        })
+        .transpose()
     }
 
     async fn rotate_secret(
@@ -45,12 +52,16 @@ impl CredentialStore for SqlStore {
         .await
         .map_err(|e| self.map_err(e))?;
         expect_one_row(done.rows_affected())?;
-        sqlx::query(&self.dialect.sql("DELETE FROM access_tokens WHERE corp_id = $1 AND credential_key = $2"))
-            .bind(corp.as_str())
-            .bind(&key)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        sqlx::query(
+            &self
+                .dialect
+                .sql("DELETE FROM access_tokens WHERE corp_id = $1 AND credential_key = $2"),
+        )
+        .bind(corp.as_str())
+        .bind(&key)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
         audit::append(self.dialect, &mut tx, record).await?;
         tx.commit().await.map_err(|e| self.map_err(e))
     }
@@ -88,34 +99,42 @@ impl CredentialStore for SqlStore {
             tx.commit().await.map_err(|e| self.map_err(e))?;
             return IssuedToken::try_from(row);
         }
-        sqlx::query(&self.dialect.sql(&format!("INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5)")))
-            .bind(candidate.token.as_str())
-            .bind(corp)
-            .bind(&key)
-            .bind(candidate.issued_at)
-            .bind(candidate.expires_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        sqlx::query(&self.dialect.sql(&format!(
+            "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+        )))
+        .bind(candidate.token.as_str())
+        .bind(corp)
+        .bind(&key)
+        .bind(candidate.issued_at)
+        .bind(candidate.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
         tx.commit().await.map_err(|e| self.map_err(e))?;
         Ok(candidate.clone())
     }
 
     async fn find_token(&self, token: &TokenString) -> StoreResult<Option<IssuedToken>> {
-        let row: Option<TokenRow> = sqlx::query_as(&self.dialect.sql(&format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token = $1")))
-            .bind(token.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        let row: Option<TokenRow> = sqlx::query_as(&self.dialect.sql(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token = $1"
+        )))
+        .bind(token.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.map_err(e))?;
         row.map(IssuedToken::try_from).transpose()
     }
 
     async fn prune_tokens(&self, before: i64) -> StoreResult<u64> {
-        let done = sqlx::query(&self.dialect.sql("DELETE FROM access_tokens WHERE expires_at < $1"))
-            .bind(before)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        let done = sqlx::query(
+            &self
+                .dialect
+                .sql("DELETE FROM access_tokens WHERE expires_at < $1"),
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.map_err(e))?;
         Ok(done.rows_affected())
     }
 

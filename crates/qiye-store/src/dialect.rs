@@ -25,7 +25,9 @@ impl Dialect {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Dialect::Postgres)
         } else {
-            Err(StoreError::Other("database URL must start with sqlite:, postgres:// or postgresql://".into()))
+            Err(StoreError::Other(
+                "database URL must start with sqlite:, postgres:// or postgresql://".into(),
+            ))
         }
     }
 
@@ -103,7 +105,10 @@ impl Dialect {
             Dialect::Sqlite => code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
             // serialization_failure, deadlock_detected, lock_not_available,
             // too_many_connections, admin_shutdown, cannot_connect_now.
-            Dialect::Postgres => matches!(code, "40001" | "40P01" | "55P03" | "53300" | "57P01" | "57P03"),
+            Dialect::Postgres => matches!(
+                code,
+                "40001" | "40P01" | "55P03" | "53300" | "57P01" | "57P03"
+            ),
         }
     }
 }
@@ -116,14 +121,26 @@ mod tests {
     fn placeholders_follow_the_dialect() {
         let q = "SELECT a FROM t WHERE x = $1 AND y = $2 OR x = $1";
         assert_eq!(Dialect::Postgres.sql(q), q);
-        assert_eq!(Dialect::Sqlite.sql(q), "SELECT a FROM t WHERE x = ?1 AND y = ?2 OR x = ?1");
+        assert_eq!(
+            Dialect::Sqlite.sql(q),
+            "SELECT a FROM t WHERE x = ?1 AND y = ?2 OR x = ?1"
+        );
     }
 
     #[test]
     fn urls_pick_the_dialect() {
-        assert_eq!(Dialect::of_url("sqlite:///tmp/q.db").unwrap(), Dialect::Sqlite);
-        assert_eq!(Dialect::of_url("postgres://u@h/db").unwrap(), Dialect::Postgres);
-        assert_eq!(Dialect::of_url("postgresql://u@h/db").unwrap(), Dialect::Postgres);
+        assert_eq!(
+            Dialect::of_url("sqlite:///tmp/q.db").unwrap(),
+            Dialect::Sqlite
+        );
+        assert_eq!(
+            Dialect::of_url("postgres://u@h/db").unwrap(),
+            Dialect::Postgres
+        );
+        assert_eq!(
+            Dialect::of_url("postgresql://u@h/db").unwrap(),
+            Dialect::Postgres
+        );
         assert!(Dialect::of_url("mysql://x").is_err());
     }
 

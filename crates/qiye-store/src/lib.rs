@@ -62,7 +62,8 @@ impl SqlStore {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
                     // busy_timeout first: the journal-mode switch itself may wait for a lock.
-                    conn.execute(&*format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")).await?;
+                    conn.execute(&*format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"))
+                        .await?;
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     // FULL: an acknowledged write survives power loss, not only kill -9.
                     conn.execute("PRAGMA synchronous = FULL").await?;
@@ -72,7 +73,11 @@ impl SqlStore {
             });
         }
         let pool = options.connect(url).await.map_err(|e| dialect.map_err(e))?;
-        dialect.migrator().run(&pool).await.map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        dialect
+            .migrator()
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
         Ok(Self { pool, dialect })
     }
 
@@ -95,7 +100,10 @@ impl SqlStore {
     /// start; on PostgreSQL callers lock the rows they decide on with
     /// [`Dialect::for_update`].
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
-        self.pool.begin_with(self.dialect.begin_write()).await.map_err(|e| self.dialect.map_err(e))
+        self.pool
+            .begin_with(self.dialect.begin_write())
+            .await
+            .map_err(|e| self.dialect.map_err(e))
     }
 
     fn map_err(&self, err: sqlx::Error) -> StoreError {
@@ -110,6 +118,10 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| self.map_err(e))
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.map_err(e))
     }
 }

@@ -42,15 +42,19 @@ pub struct CorpRow {
 }
 
 /// Column list matching [`CorpRow`].
-pub const CORP_COLUMNS: &str =
-    "corp_id, name, plan, rl_corp_per_minute, rl_corp_per_hour, rl_app_per_minute, rl_app_per_hour, created_at";
+pub const CORP_COLUMNS: &str = "corp_id, name, plan, rl_corp_per_minute, rl_corp_per_hour, rl_app_per_minute, rl_app_per_hour, created_at";
 
-fn stored_quota(per_minute: Option<i64>, per_hour: Option<i64>) -> Result<Option<RateQuota>, StoreError> {
+fn stored_quota(
+    per_minute: Option<i64>,
+    per_hour: Option<i64>,
+) -> Result<Option<RateQuota>, StoreError> {
     match (per_minute, per_hour) {
         (Some(m), Some(h)) => {
             let m = u32::try_from(m).map_err(|e| corrupt("corp", e))?;
             let h = u32::try_from(h).map_err(|e| corrupt("corp", e))?;
-            RateQuota::new(m, h).map(Some).map_err(|e| corrupt("corp", e))
+            RateQuota::new(m, h)
+                .map(Some)
+                .map_err(|e| corrupt("corp", e))
         }
         _ => Ok(None),
     }
@@ -158,7 +162,8 @@ impl TryFrom<TokenRow> for IssuedToken {
             token: TokenString::from_raw(&row.token),
             principal: Principal {
                 corp_id: CorpId::parse(&row.corp_id).map_err(|e| corrupt("token", e))?,
-                credential: CredentialKind::from_storage_key(&row.credential_key).map_err(|e| corrupt("token", e))?,
+                credential: CredentialKind::from_storage_key(&row.credential_key)
+                    .map_err(|e| corrupt("token", e))?,
             },
             issued_at: row.issued_at,
             expires_at: row.expires_at,
@@ -190,7 +195,8 @@ pub struct AuditRow {
 }
 
 /// Column list matching [`AuditRow`].
-pub const AUDIT_COLUMNS: &str = "seq, at, corp_id, actor_kind, actor_id, client_ip, action, target, result";
+pub const AUDIT_COLUMNS: &str =
+    "seq, at, corp_id, actor_kind, actor_id, client_ip, action, target, result";
 
 impl TryFrom<AuditRow> for AuditEntry {
     type Error = StoreError;
@@ -205,7 +211,8 @@ impl TryFrom<AuditRow> for AuditEntry {
             record: AuditRecord {
                 at: row.at,
                 corp_id: CorpId::parse(&row.corp_id).map_err(|e| corrupt("audit", e))?,
-                actor: Actor::from_storage_parts(&row.actor_kind, &row.actor_id).map_err(|e| corrupt("audit", e))?,
+                actor: Actor::from_storage_parts(&row.actor_kind, &row.actor_id)
+                    .map_err(|e| corrupt("audit", e))?,
                 client_ip,
                 action: row.action,
                 target: row.target,
@@ -253,5 +260,9 @@ impl From<&AuditRecord> for AuditValues {
 
 /// Fails with `NotFound` when an update or delete touched no row.
 pub fn expect_one_row(rows_affected: u64) -> Result<(), StoreError> {
-    if rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }

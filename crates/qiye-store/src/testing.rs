@@ -53,7 +53,11 @@ impl TestDatabase {
         let mut conn = PgConnection::connect(server_url).await?;
         conn.execute(&*format!("CREATE DATABASE {name}")).await?;
         conn.close().await?;
-        Ok(Self { url: with_database(server_url, &name), server_url: server_url.to_owned(), name })
+        Ok(Self {
+            url: with_database(server_url, &name),
+            server_url: server_url.to_owned(),
+            name,
+        })
     }
 }
 
@@ -63,10 +67,15 @@ impl Drop for TestDatabase {
         let name = self.name.clone();
         // Drop may run inside a runtime; do the async cleanup on a thread of its own.
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
                 let mut conn = PgConnection::connect(&server_url).await.ok()?;
-                conn.execute(&*format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                conn.execute(&*format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()?;
                 conn.close().await.ok()
             })
         });
@@ -80,8 +89,14 @@ mod tests {
 
     #[test]
     fn database_name_is_replaced() {
-        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
-        assert_eq!(with_database("postgres://u@h/postgres?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/postgres?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

@@ -13,7 +13,9 @@ async fn fresh() -> Option<(Arc<dyn Store>, TestDatabase)> {
         eprintln!("QIYE_TEST_PG_URL not set (and not CI): PostgreSQL story not run");
         return None;
     };
-    let db = TestDatabase::create(&server).await.expect("create test database");
+    let db = TestDatabase::create(&server)
+        .await
+        .expect("create test database");
     let store = SqlStore::open(&db.url).await.expect("open postgres");
     Some((Arc::new(store), db))
 }
@@ -22,19 +24,39 @@ qiye_store_conformance::conformance_tests!(fresh().await);
 
 #[tokio::test]
 async fn audit_log_refuses_update_delete_and_truncate() {
-    let Some(server) = pg_url_from_env() else { return };
+    let Some(server) = pg_url_from_env() else {
+        return;
+    };
     let db = TestDatabase::create(&server).await.unwrap();
     let store = SqlStore::open(&db.url).await.unwrap();
-    let (bootstrap, _) = qiye_store_conformance::sample_corp("Alpha", qiye_domain::plan::Plan::Basic);
+    let (bootstrap, _) =
+        qiye_store_conformance::sample_corp("Alpha", qiye_domain::plan::Plan::Basic);
     let corp = bootstrap.corp.id.clone();
-    qiye_domain::ports::CorpStore::create_corp(&store, &bootstrap, &qiye_store_conformance::record(&corp, "corp.create"))
+    qiye_domain::ports::CorpStore::create_corp(
+        &store,
+        &bootstrap,
+        &qiye_store_conformance::record(&corp, "corp.create"),
+    )
+    .await
+    .unwrap();
+    for statement in [
+        "UPDATE audit_log SET result = 'tampered'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(store.pool())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("append-only"),
+            "{statement}: {err}"
+        );
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+        .fetch_one(store.pool())
         .await
         .unwrap();
-    for statement in ["UPDATE audit_log SET result = 'tampered'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
-        let err = sqlx::query(statement).execute(store.pool()).await.unwrap_err();
-        assert!(err.to_string().contains("append-only"), "{statement}: {err}");
-    }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(store.pool()).await.unwrap();
     assert_eq!(n, 1);
     store.close().await;
 }

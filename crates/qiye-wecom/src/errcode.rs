@@ -104,14 +104,24 @@ impl ErrCode {
     /// When the code is returned, in a sentence.
     pub fn doc(self) -> &'static str {
         match self {
-            ErrCode::SystemBusy => "storage unavailable or an internal error (logged with the request id); retry",
+            ErrCode::SystemBusy => {
+                "storage unavailable or an internal error (logged with the request id); retry"
+            }
             ErrCode::Ok => "success",
-            ErrCode::InvalidCredential => "`gettoken` with a secret that is not one of this corp's (or was rotated)",
+            ErrCode::InvalidCredential => {
+                "`gettoken` with a secret that is not one of this corp's (or was rotated)"
+            }
             ErrCode::InvalidCorpId => "`gettoken` with a corpid that is malformed or unknown",
-            ErrCode::InvalidAccessToken => "a token that was never issued, is malformed, or was revoked by a secret rotation",
+            ErrCode::InvalidAccessToken => {
+                "a token that was never issued, is malformed, or was revoked by a secret rotation"
+            }
             ErrCode::InvalidParameter => "a parameter is invalid and no more specific code applies",
-            ErrCode::InvalidAgentId => "an agentid that is not a positive integer or is not an app of the caller's corp",
-            ErrCode::InvalidRequestParameter => "a field has the wrong JSON type, or the body is too large; errmsg names the field",
+            ErrCode::InvalidAgentId => {
+                "an agentid that is not a positive integer or is not an app of the caller's corp"
+            }
+            ErrCode::InvalidRequestParameter => {
+                "a field has the wrong JSON type, or the body is too large; errmsg names the field"
+            }
             ErrCode::InvalidFlag => "`report_location_flag` / `isreportenter` other than 0 or 1",
             ErrCode::InvalidUrl => "`home_url` / `redirect_domain` not a valid URL / domain",
             ErrCode::AccessTokenMissing => "no `access_token` query parameter",
@@ -121,13 +131,25 @@ impl ErrCode {
             ErrCode::AccessTokenExpired => "a token past its `expires_in`",
             ErrCode::RequireGet => "a GET-only API called with another method",
             ErrCode::RequirePost => "a POST-only API called with another method",
-            ErrCode::InvalidAppDescription => "`agent/set` with a description that is not 4-120 characters",
-            ErrCode::ApiFreqOutOfLimit => "per-corp, per-app or per-IP call frequency exceeded (per API, per minute or hour)",
-            ErrCode::InvalidAppName => "`agent/set` with a name that is empty or over 32 characters",
-            ErrCode::InvalidJson => "a POST body that is not JSON (errmsg ends with `Warning: wrong json format.`)",
-            ErrCode::ApiForbidden => "the token's secret does not grant this API (e.g. the contacts-sync secret on `agent/*`)",
+            ErrCode::InvalidAppDescription => {
+                "`agent/set` with a description that is not 4-120 characters"
+            }
+            ErrCode::ApiFreqOutOfLimit => {
+                "per-corp, per-app or per-IP call frequency exceeded (per API, per minute or hour)"
+            }
+            ErrCode::InvalidAppName => {
+                "`agent/set` with a name that is empty or over 32 characters"
+            }
+            ErrCode::InvalidJson => {
+                "a POST body that is not JSON (errmsg ends with `Warning: wrong json format.`)"
+            }
+            ErrCode::ApiForbidden => {
+                "the token's secret does not grant this API (e.g. the contacts-sync secret on `agent/*`)"
+            }
             ErrCode::ApiNotFound => "a path under `/cgi-bin/` that qiye does not serve",
-            ErrCode::PlanLimit => "the corp's plan does not allow the operation (members, depth, bulk operations)",
+            ErrCode::PlanLimit => {
+                "the corp's plan does not allow the operation (members, depth, bulk operations)"
+            }
             ErrCode::NoAppPermission => "an app token acting on another app",
         }
     }

@@ -32,7 +32,9 @@ impl Visitor<'_> for LenientI64 {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
-        v.trim().parse().map_err(|_| E::custom(format!("expected an integer, got \"{v}\"")))
+        v.trim()
+            .parse()
+            .map_err(|_| E::custom(format!("expected an integer, got \"{v}\"")))
     }
 }
 

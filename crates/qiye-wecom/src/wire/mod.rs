@@ -24,7 +24,10 @@ pub struct WireError {
 impl WireError {
     /// A wire error with a detail text.
     pub fn new(code: ErrCode, detail: impl Into<String>) -> Self {
-        Self { code, detail: detail.into() }
+        Self {
+            code,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -34,15 +37,29 @@ impl WireError {
 /// - not JSON → 47001 with WeCom's "Warning: wrong json format." text;
 /// - JSON that is not an object, or a field of the wrong type → 40058 naming the field.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| WireError::new(ErrCode::InvalidJson, format!("{e}. Warning: wrong json format.")))?;
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        WireError::new(
+            ErrCode::InvalidJson,
+            format!("{e}. Warning: wrong json format."),
+        )
+    })?;
     if !value.is_object() {
-        return Err(WireError::new(ErrCode::InvalidRequestParameter, "the body must be a JSON object"));
+        return Err(WireError::new(
+            ErrCode::InvalidRequestParameter,
+            "the body must be a JSON object",
+        ));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        WireError::new(ErrCode::InvalidRequestParameter, format!("{path}: {}", e.inner()))
+        WireError::new(
+            ErrCode::InvalidRequestParameter,
+            format!("{path}: {}", e.inner()),
+        )
     })
 }
 
@@ -62,12 +79,20 @@ pub struct Envelope<T: Serialize> {
 impl<T: Serialize> Envelope<T> {
     /// A success reply with `errmsg` "ok".
     pub fn ok(body: T) -> Self {
-        Self { errcode: 0, errmsg: "ok".to_owned(), body }
+        Self {
+            errcode: 0,
+            errmsg: "ok".to_owned(),
+            body,
+        }
     }
 
     /// A success reply with another `errmsg` ("updated", ...).
     pub fn ok_with(errmsg: &str, body: T) -> Self {
-        Self { errcode: 0, errmsg: errmsg.to_owned(), body }
+        Self {
+            errcode: 0,
+            errmsg: errmsg.to_owned(),
+            body,
+        }
     }
 }
 
@@ -90,8 +115,20 @@ mod tests {
 
     #[test]
     fn empty_body_is_an_empty_object() {
-        assert_eq!(parse_body::<Probe>(b"").unwrap(), Probe { agentid: None, name: None });
-        assert_eq!(parse_body::<Probe>(b" \n").unwrap(), Probe { agentid: None, name: None });
+        assert_eq!(
+            parse_body::<Probe>(b"").unwrap(),
+            Probe {
+                agentid: None,
+                name: None
+            }
+        );
+        assert_eq!(
+            parse_body::<Probe>(b" \n").unwrap(),
+            Probe {
+                agentid: None,
+                name: None
+            }
+        );
     }
 
     #[test]
@@ -108,13 +145,23 @@ mod tests {
         assert!(err.detail.starts_with("name:"), "{}", err.detail);
         let err = parse_body::<Probe>(br#"{"agentid": "abc"}"#).unwrap_err();
         assert!(err.detail.starts_with("agentid:"), "{}", err.detail);
-        assert_eq!(parse_body::<Probe>(b"[1]").unwrap_err().code, ErrCode::InvalidRequestParameter);
+        assert_eq!(
+            parse_body::<Probe>(b"[1]").unwrap_err().code,
+            ErrCode::InvalidRequestParameter
+        );
     }
 
     #[test]
     fn unknown_fields_are_ignored_and_numbers_may_be_strings() {
-        let p: Probe = parse_body(br#"{"agentid": "1000002", "isreportuser": 0, "name": "OA"}"#).unwrap();
-        assert_eq!(p, Probe { agentid: Some(1000002), name: Some("OA".into()) });
+        let p: Probe =
+            parse_body(br#"{"agentid": "1000002", "isreportuser": 0, "name": "OA"}"#).unwrap();
+        assert_eq!(
+            p,
+            Probe {
+                agentid: Some(1000002),
+                name: Some("OA".into())
+            }
+        );
     }
 
     #[test]
@@ -124,6 +171,9 @@ mod tests {
             access_token: &'static str,
         }
         let json = serde_json::to_value(Envelope::ok(Body { access_token: "t" })).unwrap();
-        assert_eq!(json, serde_json::json!({"errcode": 0, "errmsg": "ok", "access_token": "t"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"errcode": 0, "errmsg": "ok", "access_token": "t"})
+        );
     }
 }

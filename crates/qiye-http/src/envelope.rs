@@ -1,0 +1,98 @@
+//! The `/cgi-bin` envelope, applied to every response in one place: error
+//! replies become WeCom JSON (HTTP 200, `errcode`, `errmsg` with the request
+//! id and client IP as WeCom's "hint"), and every request is counted in the
+//! metrics by route template and errcode.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use qiye_wecom::wire::Envelope;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// The errcode a response carried, for metrics and tests.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrCodeTag(pub i64);
+
+/// The route template that matched, carried out of the router.
+#[derive(Debug, Clone)]
+struct RouteTemplate(String);
+
+/// A success reply: the payload in WeCom's flat envelope.
+#[derive(Debug)]
+pub struct Reply<T: Serialize>(pub Envelope<T>);
+
+impl<T: Serialize> IntoResponse for Reply<T> {
+    fn into_response(self) -> Response {
+        let code = self.0.errcode;
+        let mut response = Json(self.0).into_response();
+        response.extensions_mut().insert(ErrCodeTag(code));
+        response
+    }
+}
+
+/// Copies the matched route template into the response (inside the router,
+/// where it is known).
+pub async fn tag_route(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    if let Some(path) = matched {
+        response
+            .extensions_mut()
+            .insert(RouteTemplate(path.as_str().to_owned()));
+    }
+    response
+}
+
+/// Renders error replies and records metrics (outside the router).
+pub async fn envelope(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let client_ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "-".to_owned(), |ConnectInfo(a)| a.ip().to_string());
+
+    let mut response = next.run(req).await;
+
+    if let Some(error) = response.extensions_mut().remove::<ApiError>() {
+        let errmsg = format!(
+            "{}, hint: [{request_id}], from ip: {client_ip}",
+            error.message()
+        );
+        let code = error.code.code();
+        let body = serde_json::json!({ "errcode": code, "errmsg": errmsg });
+        let route = response.extensions_mut().remove::<RouteTemplate>();
+        response = (StatusCode::OK, Json(body)).into_response();
+        response.extensions_mut().insert(ErrCodeTag(code));
+        if let Some(route) = route {
+            response.extensions_mut().insert(route);
+        }
+    }
+    let route = response
+        .extensions()
+        .get::<RouteTemplate>()
+        .map_or("unmatched", |r| r.0.as_str());
+    let errcode = response.extensions().get::<ErrCodeTag>().map(|t| t.0);
+    metrics.observe(&method, route, errcode, started.elapsed().as_secs_f64());
+    if errcode.is_some() {
+        // WeCom replies are never cached.
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}

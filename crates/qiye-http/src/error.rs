@@ -1,0 +1,148 @@
+//! `ApiError`, and the one table that maps every internal error to its WeCom
+//! errcode. Internal causes are logged here, once, and never sent.
+
+use axum::response::{IntoResponse, Response};
+use qiye_app::{AppError, AuthError};
+use qiye_domain::app::AppFieldError;
+use qiye_domain::ids::IdError;
+use qiye_wecom::ErrCode;
+use qiye_wecom::wire::WireError;
+
+/// An error reply: an errcode and, optionally, what exactly was wrong. The
+/// envelope middleware turns it into WeCom's JSON (adding the request id and
+/// client IP to `errmsg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The errcode.
+    pub code: ErrCode,
+    /// Detail appended to the errcode's text.
+    pub detail: Option<String>,
+}
+
+impl ApiError {
+    /// An error with no detail.
+    pub fn new(code: ErrCode) -> Self {
+        Self { code, detail: None }
+    }
+
+    /// An error with a detail text.
+    pub fn with_detail(code: ErrCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: Some(detail.into()),
+        }
+    }
+
+    /// The `errmsg` text before the hint.
+    pub fn message(&self) -> String {
+        match &self.detail {
+            Some(detail) => format!("{}: {detail}", self.code.text()),
+            None => self.code.text().to_owned(),
+        }
+    }
+}
+
+/// The one mapping from use-case errors to errcodes.
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        let code = match &err {
+            AppError::Auth(auth) => match auth {
+                AuthError::CorpIdMissing => ErrCode::CorpIdMissing,
+                AuthError::SecretMissing => ErrCode::SecretMissing,
+                AuthError::UnknownCorp => ErrCode::InvalidCorpId,
+                AuthError::WrongSecret => ErrCode::InvalidCredential,
+                AuthError::TokenMissing => ErrCode::AccessTokenMissing,
+                AuthError::TokenInvalid => ErrCode::InvalidAccessToken,
+                AuthError::TokenExpired => ErrCode::AccessTokenExpired,
+            },
+            AppError::RateLimited { .. } => ErrCode::ApiFreqOutOfLimit,
+            AppError::AgentIdMissing => ErrCode::AgentIdMissing,
+            AppError::UnknownAgent => ErrCode::InvalidAgentId,
+            AppError::OtherApp(_) => ErrCode::NoAppPermission,
+            AppError::Forbidden(_) => ErrCode::ApiForbidden,
+            AppError::AppField(field) => match field {
+                AppFieldError::Name => ErrCode::InvalidAppName,
+                AppFieldError::Description => ErrCode::InvalidAppDescription,
+                AppFieldError::Flag(_) => ErrCode::InvalidFlag,
+                AppFieldError::Url(_) => ErrCode::InvalidUrl,
+            },
+            AppError::Id(IdError::AgentId) => ErrCode::InvalidAgentId,
+            AppError::Id(IdError::CorpId) | AppError::CorpNotFound => ErrCode::InvalidCorpId,
+            AppError::Id(_) | AppError::CorpName(_) | AppError::Quota(_) => {
+                ErrCode::InvalidParameter
+            }
+            AppError::Plan(_) => ErrCode::PlanLimit,
+            AppError::Store(cause) => {
+                tracing::error!(%cause, "storage failure");
+                return ApiError::new(ErrCode::SystemBusy);
+            }
+        };
+        let detail = match code {
+            // The errcode's own text says it all.
+            ErrCode::InvalidAccessToken
+            | ErrCode::AccessTokenMissing
+            | ErrCode::AccessTokenExpired => None,
+            _ => Some(err.to_string()),
+        };
+        ApiError { code, detail }
+    }
+}
+
+impl From<WireError> for ApiError {
+    fn from(err: WireError) -> Self {
+        ApiError::with_detail(err.code, err.detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // Rendered by the envelope middleware, which knows the request id and client IP.
+        let mut response = Response::new(axum::body::Body::empty());
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qiye_app::LimitScope;
+
+    #[test]
+    fn every_mapped_code_is_in_the_table() {
+        let samples = [
+            AppError::Auth(AuthError::CorpIdMissing),
+            AppError::Auth(AuthError::SecretMissing),
+            AppError::Auth(AuthError::UnknownCorp),
+            AppError::Auth(AuthError::WrongSecret),
+            AppError::Auth(AuthError::TokenMissing),
+            AppError::Auth(AuthError::TokenInvalid),
+            AppError::Auth(AuthError::TokenExpired),
+            AppError::RateLimited {
+                scope: LimitScope::Ip,
+                api: "gettoken",
+            },
+            AppError::AgentIdMissing,
+            AppError::UnknownAgent,
+            AppError::OtherApp(5),
+            AppError::Forbidden("x".into()),
+            AppError::AppField(AppFieldError::Name),
+            AppError::AppField(AppFieldError::Description),
+            AppError::AppField(AppFieldError::Flag("f")),
+            AppError::AppField(AppFieldError::Url("u")),
+            AppError::Id(IdError::AgentId),
+            AppError::CorpNotFound,
+            AppError::Store(qiye_domain::ports::StoreError::Unavailable(
+                "db down".into(),
+            )),
+        ];
+        for err in samples {
+            let api = ApiError::from(err);
+            assert!(ErrCode::ALL.contains(&api.code));
+            assert!(
+                !api.message().contains("db down"),
+                "internal causes are never sent"
+            );
+        }
+    }
+}

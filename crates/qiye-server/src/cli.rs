@@ -1,0 +1,222 @@
+//! The command line: `qiye serve`, the bootstrap commands (`corp`, `app`),
+//! `audit tail`, `config example`, `errcodes`. Every subcommand that touches
+//! the database finds it the same way (config file, `QIYE_*`, flags).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+
+/// qiye: a self-hosted, WeCom-compatible enterprise communication server.
+#[derive(Debug, Parser)]
+#[command(name = "qiye", version, about)]
+pub struct Cli {
+    /// Where the database is and how to find the configuration.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand shares.
+#[derive(Debug, Args)]
+pub struct StorageArgs {
+    /// Configuration file (default: ./qiye.toml when it exists).
+    #[arg(long, global = true, env = "QIYE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory for the embedded database [default: ./qiye-data].
+    #[arg(long, global = true, env = "QIYE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://... to use PostgreSQL instead of the embedded SQLite.
+    #[arg(long, global = true, env = "QIYE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage corps (tenants).
+    #[command(subcommand)]
+    Corp(CorpCommand),
+    /// Manage a corp's self-built apps.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print the table of errcodes qiye answers with (Markdown).
+    Errcodes,
+}
+
+/// `qiye serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// HTTP listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "QIYE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Prometheus metrics listen address [default: 127.0.0.1:9464].
+    #[arg(long, env = "QIYE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Do not serve metrics.
+    #[arg(long)]
+    pub no_metrics: bool,
+    /// Log format: text or json.
+    #[arg(long, env = "QIYE_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// `qiye corp ...`
+#[derive(Debug, Subcommand)]
+pub enum CorpCommand {
+    /// Create a corp with its super administrator and contacts-sync secret.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Edition: basic, professional or flagship.
+        #[arg(long, default_value = "basic")]
+        plan: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List corps.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a corp to another plan (refused if it does not fit).
+    SetPlan {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// basic, professional or flagship.
+        #[arg(long)]
+        plan: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grant a corp its own API rate limits (per API), or clear them.
+    SetLimits {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// Calls per minute for the whole corp.
+        #[arg(long, requires = "corp_per_hour")]
+        corp_per_minute: Option<u32>,
+        /// Calls per hour for the whole corp.
+        #[arg(long, requires = "corp_per_minute")]
+        corp_per_hour: Option<u32>,
+        /// Calls per minute for each app.
+        #[arg(long, requires = "app_per_hour")]
+        app_per_minute: Option<u32>,
+        /// Calls per hour for each app.
+        #[arg(long, requires = "app_per_minute")]
+        app_per_hour: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the contacts-sync secret (its tokens stop working).
+    RotateSecret {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `qiye app ...`
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create a self-built app and print its agentid and secret.
+    Create {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// App name (1-32 characters).
+        #[arg(long)]
+        name: String,
+        /// Visible to the whole corp (default: visible to nobody until configured).
+        #[arg(long)]
+        all_visible: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a corp's apps.
+    List {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace an app's secret (its tokens stop working).
+    RotateSecret {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// The app.
+        #[arg(long)]
+        agentid: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `qiye audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print a corp's newest audit records, oldest first.
+    Tail {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// How many records.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `qiye config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented qiye.toml with every key and its default.
+    Example,
+}
+
+impl Cli {
+    /// The configuration overrides the flags give.
+    pub fn overrides(&self) -> Overrides {
+        let mut overrides = Overrides {
+            data_dir: self.storage.data_dir.clone(),
+            database_url: self.storage.database_url.clone(),
+            ..Overrides::default()
+        };
+        if let Command::Serve(serve) = &self.command {
+            overrides.listen = serve.listen;
+            overrides.metrics_listen = serve.metrics_listen;
+            overrides.metrics_enabled = serve.no_metrics.then_some(false);
+            overrides.log_format.clone_from(&serve.log_format);
+        }
+        overrides
+    }
+}

@@ -1,0 +1,394 @@
+//! Configuration: compiled defaults, then `qiye.toml`, then `QIYE_*`
+//! environment variables, then command-line flags. Every key is documented
+//! in [`FIELDS`], from which `qiye config example` prints a commented file
+//! (a test checks that the two agree).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use qiye_app::{RateLimitDefaults, ServicesConfig};
+use qiye_domain::rate::RateQuota;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the embedded database and other local state.
+    pub data_dir: PathBuf,
+    /// Address of the HTTP listener.
+    pub listen: SocketAddr,
+    /// `postgres://...` to run on PostgreSQL (or `sqlite://...`); empty: SQLite in `data_dir`.
+    pub database_url: String,
+    /// Address people use to reach the server (printed at first start).
+    pub public_url: String,
+    /// Serve Prometheus metrics.
+    pub metrics_enabled: bool,
+    /// Address of the metrics listener.
+    pub metrics_listen: SocketAddr,
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
+    pub log_filter: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// How long a checked token is remembered in memory, in milliseconds.
+    pub token_cache_ms: u64,
+    /// Per corp, per API, per minute.
+    pub rate_corp_per_minute: u32,
+    /// Per corp, per API, per hour.
+    pub rate_corp_per_hour: u32,
+    /// Per app, per API, per minute.
+    pub rate_app_per_minute: u32,
+    /// Per app, per API, per hour.
+    pub rate_app_per_hour: u32,
+    /// Per client IP, per API, per minute.
+    pub rate_ip_per_minute: u32,
+    /// Per client IP, per API, per hour.
+    pub rate_ip_per_hour: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let wecom = RateLimitDefaults::default();
+        Self {
+            data_dir: PathBuf::from("./qiye-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: String::new(),
+            public_url: String::new(),
+            metrics_enabled: true,
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            log_filter: "info,sqlx=warn".into(),
+            log_format: "text".into(),
+            token_cache_ms: 1000,
+            rate_corp_per_minute: wecom.corp_per_api.per_minute,
+            rate_corp_per_hour: wecom.corp_per_api.per_hour,
+            rate_app_per_minute: wecom.app_per_api.per_minute,
+            rate_app_per_hour: wecom.app_per_api.per_hour,
+            rate_ip_per_minute: wecom.ip_per_api.per_minute,
+            rate_ip_per_hour: wecom.ip_per_api.per_hour,
+        }
+    }
+}
+
+/// One documented key: its name (also `QIYE_<NAME>` upper-cased) and what it does.
+pub struct FieldDoc {
+    /// Key in `qiye.toml`.
+    pub key: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+/// Every key, in the order `qiye config example` prints them.
+pub const FIELDS: &[FieldDoc] = &[
+    FieldDoc {
+        key: "data_dir",
+        doc: "Directory for the embedded SQLite database (qiye.db) and other local state. Flag: --data-dir.",
+    },
+    FieldDoc {
+        key: "listen",
+        doc: "Address of the HTTP listener (API and web). Flag: --listen.",
+    },
+    FieldDoc {
+        key: "database_url",
+        doc: "Empty: SQLite in data_dir. postgres://user@host/db runs the same server on PostgreSQL. Flag: --database-url.",
+    },
+    FieldDoc {
+        key: "public_url",
+        doc: "Address people use to reach this server, printed at first start. Empty: http://<listen>/.",
+    },
+    FieldDoc {
+        key: "metrics_enabled",
+        doc: "Serve Prometheus metrics on metrics_listen. Flag: --no-metrics turns it off.",
+    },
+    FieldDoc {
+        key: "metrics_listen",
+        doc: "Address of the Prometheus metrics listener (GET /metrics). Flag: --metrics-listen.",
+    },
+    FieldDoc {
+        key: "log_filter",
+        doc: "Log filter in tracing EnvFilter syntax; RUST_LOG, when set, wins.",
+    },
+    FieldDoc {
+        key: "log_format",
+        doc: "Log format: text or json. Flag: --log-format.",
+    },
+    FieldDoc {
+        key: "token_cache_ms",
+        doc: "How long a checked access token is remembered in memory (ms). A secret rotated by another process takes effect within this time; 0 disables the cache.",
+    },
+    FieldDoc {
+        key: "rate_corp_per_minute",
+        doc: "Calls per corp, per API, per minute (WeCom: 10000). A corp can be granted more: qiye corp set-limits.",
+    },
+    FieldDoc {
+        key: "rate_corp_per_hour",
+        doc: "Calls per corp, per API, per hour (WeCom: 150000).",
+    },
+    FieldDoc {
+        key: "rate_app_per_minute",
+        doc: "Calls per app, per API, per minute (WeCom publishes none; default: the corp limit).",
+    },
+    FieldDoc {
+        key: "rate_app_per_hour",
+        doc: "Calls per app, per API, per hour.",
+    },
+    FieldDoc {
+        key: "rate_ip_per_minute",
+        doc: "Calls per client IP, per API, per minute (WeCom: 20000).",
+    },
+    FieldDoc {
+        key: "rate_ip_per_hour",
+        doc: "Calls per client IP, per API, per hour (WeCom: 600000).",
+    },
+];
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("metrics_enabled", &self.metrics_enabled)
+            .field("metrics_listen", &self.metrics_listen)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database URL with its password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let Some(at) = rest.find('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &rest[..at];
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Values given on the command line (only those given override).
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `--metrics-listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// `--no-metrics`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_enabled: Option<bool>,
+    /// `--log-format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+}
+
+impl Config {
+    /// Loads the configuration: defaults, the TOML file (`file`, or
+    /// `./qiye.toml` when it exists), `QIYE_*` variables, then `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "config file {} does not exist",
+                    path.display()
+                );
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None if Path::new("qiye.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("qiye.toml"))
+            }
+            None => {}
+        }
+        let keys: Vec<&str> = FIELDS.iter().map(|f| f.key).collect();
+        figment = figment
+            .merge(Env::prefixed("QIYE_").only(&keys))
+            .merge(Serialized::defaults(overrides));
+        let config: Config = figment.extract().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            matches!(self.log_format.as_str(), "text" | "json"),
+            "log_format must be text or json"
+        );
+        self.rate_limits()?;
+        if !self.database_url.is_empty() {
+            qiye_store::Dialect::of_url(&self.database_url)
+                .map_err(|e| anyhow::anyhow!("database_url: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: `database_url`, or SQLite in `data_dir`.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("qiye.db").display()
+            )
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The address printed for people.
+    pub fn effective_public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}/", self.listen)
+        } else {
+            self.public_url.clone()
+        }
+    }
+
+    /// The default rate limits.
+    pub fn rate_limits(&self) -> anyhow::Result<RateLimitDefaults> {
+        let quota = |m, h, what: &str| {
+            RateQuota::new(m, h).with_context(|| format!("rate_{what}_per_minute/hour"))
+        };
+        Ok(RateLimitDefaults {
+            corp_per_api: quota(self.rate_corp_per_minute, self.rate_corp_per_hour, "corp")?,
+            app_per_api: quota(self.rate_app_per_minute, self.rate_app_per_hour, "app")?,
+            ip_per_api: quota(self.rate_ip_per_minute, self.rate_ip_per_hour, "ip")?,
+        })
+    }
+
+    /// Settings of the use-case layer.
+    pub fn services_config(&self) -> anyhow::Result<ServicesConfig> {
+        Ok(ServicesConfig {
+            rate_limits: self.rate_limits()?,
+            token_cache_ttl: Duration::from_millis(self.token_cache_ms),
+        })
+    }
+
+    /// The commented example printed by `qiye config example`.
+    pub fn example() -> String {
+        let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
+        let mut out = String::from(
+            "# qiye.toml: every key, with its default. Precedence: defaults, this file,\n\
+             # QIYE_<KEY> environment variables (e.g. QIYE_LISTEN), command-line flags.\n",
+        );
+        for field in FIELDS {
+            let value = defaults
+                .get(field.key)
+                .map_or_else(|| "\"\"".to_owned(), toml::Value::to_string);
+            out.push_str(&format!("\n# {}\n{} = {}\n", field.doc, field.key, value));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_documents_every_key_and_parses_to_the_defaults() {
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        let documented: Vec<&str> = FIELDS.iter().map(|f| f.key).collect();
+        for key in defaults.keys() {
+            assert!(
+                documented.contains(&key.as_str()),
+                "{key} is not documented in FIELDS"
+            );
+        }
+        assert_eq!(
+            documented.len(),
+            defaults.len(),
+            "FIELDS documents a key Config does not have"
+        );
+        let parsed: Config = toml::from_str(&Config::example()).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn precedence_is_defaults_file_env_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "custom.toml",
+                "listen = \"127.0.0.1:7000\"\ndata_dir = \"/from/file\"\ntoken_cache_ms = 5\n",
+            )?;
+            jail.set_env("QIYE_LISTEN", "127.0.0.1:7001");
+            jail.set_env("QIYE_TEST_PG_URL", "ignored: not a config key");
+            let overrides = Overrides {
+                data_dir: Some("/from/flag".into()),
+                ..Default::default()
+            };
+            let config = Config::load(Some(Path::new("custom.toml")), &overrides)
+                .map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.listen,
+                "127.0.0.1:7001".parse().unwrap(),
+                "env beats file"
+            );
+            assert_eq!(
+                config.data_dir,
+                PathBuf::from("/from/flag"),
+                "flag beats file"
+            );
+            assert_eq!(config.token_cache_ms, 5, "file beats default");
+            assert_eq!(
+                config.metrics_listen,
+                Config::default().metrics_listen,
+                "default stays"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused_clearly() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "lisen = \"127.0.0.1:1\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml")), &Overrides::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("lisen"), "{err:#}");
+            jail.create_file("bad2.toml", "rate_ip_per_minute = 0\n")?;
+            assert!(Config::load(Some(Path::new("bad2.toml")), &Overrides::default()).is_err());
+            jail.create_file("bad3.toml", "database_url = \"mysql://x\"\n")?;
+            assert!(Config::load(Some(Path::new("bad3.toml")), &Overrides::default()).is_err());
+            Ok(())
+        });
+        assert!(
+            Config::load(
+                Some(Path::new("/nonexistent/qiye.toml")),
+                &Overrides::default()
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://qiye:s3cret@db:5432/qiye"),
+            "postgres://qiye:***@db:5432/qiye"
+        );
+        assert_eq!(
+            redact_url("postgres://qiye@db/qiye"),
+            "postgres://qiye@db/qiye"
+        );
+        let config = Config {
+            database_url: "postgres://u:hunter2@h/d".into(),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

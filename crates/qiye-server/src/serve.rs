@@ -1,0 +1,166 @@
+//! `qiye serve`: the HTTP listener, the metrics listener, background
+//! housekeeping, the first-start bootstrap and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use qiye_app::Services;
+use qiye_domain::audit::Actor;
+use qiye_domain::plan::Plan;
+use qiye_http::metrics::{Metrics, metrics_router};
+use qiye_http::{AppState, router};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+/// How often background housekeeping runs.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+
+/// Name of the corp created at first start.
+pub const DEFAULT_CORP_NAME: &str = "My Company";
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains.
+pub async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Runs housekeeping every [`HOUSEKEEPING_EVERY`] until told to stop.
+pub async fn housekeeping_loop(services: Arc<Services>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => match services.housekeeping().await {
+                Ok(pruned) if pruned > 0 => tracing::info!(pruned, "pruned expired access tokens"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "housekeeping failed"),
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Creates the default corp on an empty database and prints its credentials once.
+pub async fn bootstrap_if_empty(config: &Config, services: &Services) -> anyhow::Result<()> {
+    if services.has_corps().await? {
+        let n = services.list_corps().await?.len();
+        println!("qiye: {n} corp(s) in the database; `qiye corp list` shows them.");
+        return Ok(());
+    }
+    let created = services
+        .create_corp(DEFAULT_CORP_NAME, Plan::Flagship, Actor::System)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not create the first corp: {e}"))?;
+    let web = config.effective_public_url();
+    println!(
+        "qiye: first start, created corp \"{name}\" (plan {plan}). These are shown only once:\n\
+         \n  corpid           {corpid}\n  contacts secret  {secret}\n  admin userid     {admin}\n  admin password   {password}   (one-time: change it at first sign-in)\n  web address      {web}\n\
+         \nTry the API:\n  curl '{web}cgi-bin/gettoken?corpid={corpid}&corpsecret={secret}'\n",
+        name = created.corp.name.as_str(),
+        plan = created.corp.plan,
+        corpid = created.corp.id,
+        secret = created.contact_secret.expose(),
+        admin = created.admin_userid,
+        password = created.admin_password.expose(),
+    );
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// `qiye serve`.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = crate::open_store(&config).await?;
+    let services = crate::services(&config, store)?;
+    bootstrap_if_empty(&config, &services).await?;
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let metrics = Arc::new(Metrics::default());
+    let state = AppState {
+        services: Arc::clone(&services),
+        metrics: Arc::clone(&metrics),
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let metrics_task = if config.metrics_enabled {
+        let metrics_listener = TcpListener::bind(config.metrics_listen)
+            .await
+            .with_context(|| format!("cannot listen for metrics on {}", config.metrics_listen))?;
+        println!("qiye: metrics on http://{}/metrics", config.metrics_listen);
+        let mut stop = stop_rx.clone();
+        Some(tokio::spawn(serve_http(
+            metrics_listener,
+            metrics_router(metrics),
+            async move {
+                let _ = stop.changed().await;
+            },
+        )))
+    } else {
+        None
+    };
+    let housekeeping = tokio::spawn(housekeeping_loop(Arc::clone(&services), stop_rx.clone()));
+
+    println!(
+        "qiye: serving {} on {} (database: {})",
+        config.effective_public_url(),
+        config.listen,
+        services.store().backend()
+    );
+    let mut stop = stop_rx;
+    let shutdown = async move {
+        let _ = stop.changed().await;
+    };
+    let server = tokio::spawn(serve_http(listener, router(state), shutdown));
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    server.await.context("server task")?.context("server")?;
+    if let Some(task) = metrics_task {
+        task.await
+            .context("metrics task")?
+            .context("metrics server")?;
+    }
+    housekeeping.await.context("housekeeping task")?;
+    println!("qiye: stopped");
+    Ok(())
+}
