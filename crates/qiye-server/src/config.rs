@@ -297,6 +297,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail closures return figment::Error.
 mod tests {
     use super::*;
 

@@ -1,5 +1,6 @@
 //! Deserializers that accept what real clients send: integers as JSON
-//! numbers or as numeric strings (`"1000002"`), integral floats (`1.0`).
+//! numbers or as numeric strings (`"1000002"`), integral floats (`1.0`),
+//! booleans for 0/1 flags.
 
 use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
@@ -23,12 +24,16 @@ impl Visitor<'_> for LenientI64 {
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
         // Only integral values within i64 range; `as` is then exact.
-        if v.fract() == 0.0 && v >= -9.0e18 && v <= 9.0e18 {
+        if v.fract() == 0.0 && (-9.0e18..=9.0e18).contains(&v) {
             #[allow(clippy::cast_possible_truncation)]
             Ok(v as i64)
         } else {
             Err(E::custom("expected an integer"))
         }
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<i64, E> {
+        Ok(i64::from(v))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
