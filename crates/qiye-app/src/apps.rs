@@ -76,23 +76,32 @@ impl Services {
             .await
     }
 
-    /// `agent/get`: the caller's own app.
-    pub async fn get_agent(&self, caller: &AppCaller, agentid: AgentId) -> AppResult<App> {
-        caller.own(agentid)?;
-        self.store
-            .get_app(&caller.corp_id, agentid)
-            .await
-            .map_err(unknown_agent)
-    }
-
-    /// `agent/list`: the apps the caller's token can see, which is its own.
-    pub async fn list_agents(&self, caller: &AppCaller) -> AppResult<Vec<App>> {
+    /// The caller's own app, from the app cache when it is there.
+    async fn own_app(&self, caller: &AppCaller) -> AppResult<App> {
+        let key = (caller.corp_id.clone(), caller.agentid);
+        if let Some(app) = self.app_cache.as_ref().and_then(|c| c.get(&key)) {
+            return Ok(app);
+        }
         let app = self
             .store
             .get_app(&caller.corp_id, caller.agentid)
             .await
             .map_err(unknown_agent)?;
-        Ok(vec![app])
+        if let Some(cache) = &self.app_cache {
+            cache.insert(key, app.clone());
+        }
+        Ok(app)
+    }
+
+    /// `agent/get`: the caller's own app.
+    pub async fn get_agent(&self, caller: &AppCaller, agentid: AgentId) -> AppResult<App> {
+        caller.own(agentid)?;
+        self.own_app(caller).await
+    }
+
+    /// `agent/list`: the apps the caller's token can see, which is its own.
+    pub async fn list_agents(&self, caller: &AppCaller) -> AppResult<Vec<App>> {
+        Ok(vec![self.own_app(caller).await?])
     }
 
     /// `agent/set`: changes the caller's own app.
@@ -111,9 +120,14 @@ impl Services {
             "agent.set",
             &format!("agent:{agentid}"),
         );
-        self.store
+        let app = self
+            .store
             .update_app(&caller.corp_id, agentid, change, &record)
             .await
-            .map_err(unknown_agent)
+            .map_err(unknown_agent)?;
+        if let Some(cache) = &self.app_cache {
+            cache.invalidate(&(caller.corp_id.clone(), agentid));
+        }
+        Ok(app)
     }
 }

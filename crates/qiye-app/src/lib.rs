@@ -17,9 +17,10 @@ mod password;
 use std::sync::Arc;
 use std::time::Duration;
 
+use qiye_domain::app::App;
 use qiye_domain::audit::{Actor, AuditRecord, Outcome};
 use qiye_domain::clock::Clock;
-use qiye_domain::ids::CorpId;
+use qiye_domain::ids::{AgentId, CorpId};
 use qiye_domain::ports::Store;
 
 pub use auth::{AppCaller, AuthContext};
@@ -31,10 +32,10 @@ pub use limits::{RateLimitDefaults, RateLimiters};
 pub struct ServicesConfig {
     /// Default call-frequency limits.
     pub rate_limits: RateLimitDefaults,
-    /// How long a checked token is remembered in memory. A secret rotated by
-    /// another process (the CLI, another node) takes effect within this time;
-    /// a rotation through this process takes effect at once. Zero disables
-    /// the cache.
+    /// How long a checked token, and an app read by its own token, are
+    /// remembered in memory. A change made by another process (the CLI,
+    /// another node) takes effect within this time; a change through this
+    /// process takes effect at once. Zero disables both caches.
     pub token_cache_ttl: Duration,
 }
 
@@ -57,6 +58,7 @@ pub struct Services {
     clock: Arc<dyn Clock>,
     limiters: RateLimiters,
     token_cache: Option<moka::sync::Cache<String, Arc<AuthContext>>>,
+    app_cache: Option<moka::sync::Cache<(CorpId, AgentId), App>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -70,10 +72,17 @@ impl std::fmt::Debug for Services {
 impl Services {
     /// Builds the services over a store and a clock.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServicesConfig) -> Self {
-        let token_cache = (!config.token_cache_ttl.is_zero()).then(|| {
+        let ttl = config.token_cache_ttl;
+        let token_cache = (!ttl.is_zero()).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(config.token_cache_ttl)
+                .time_to_live(ttl)
+                .build()
+        });
+        let app_cache = (!ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
                 .build()
         });
         Self {
@@ -81,6 +90,7 @@ impl Services {
             clock,
             limiters: RateLimiters::new(config.rate_limits),
             token_cache,
+            app_cache,
         }
     }
 

@@ -74,7 +74,10 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config { token_cache_ms: 0, ..Config::default() };
+        let mut config = Config {
+            token_cache_ms: 0,
+            ..Config::default()
+        };
         let guard = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -91,47 +94,90 @@ impl TestApp {
         adjust(&mut config);
         let store = qiye_server::open_store(&config).await.expect("open store");
         let clock = ManualClock::starting_now();
-        let services = qiye_server::services_with_clock(&config, store, Arc::new(clock.clone())).expect("services");
+        let services = qiye_server::services_with_clock(&config, store, Arc::new(clock.clone()))
+            .expect("services");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = AppState { services: Arc::clone(&services), metrics: Arc::new(Metrics::default()) };
+        let state = AppState {
+            services: Arc::clone(&services),
+            metrics: Arc::new(Metrics::default()),
+        };
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(qiye_server::serve::serve_http(listener, router(state), async move {
-            let _ = stopped.await;
-        }));
-        Self { base, client: reqwest::Client::new(), services, clock, config, stop: Some(stop), _guard: guard }
+        tokio::spawn(qiye_server::serve::serve_http(
+            listener,
+            router(state),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            services,
+            clock,
+            config,
+            stop: Some(stop),
+            _guard: guard,
+        }
     }
 
     pub async fn corp(&self, name: &str) -> CorpCreds {
-        let created = self.services.create_corp(name, Plan::Professional, Actor::System).await.expect("create corp");
-        CorpCreds { corpid: created.corp.id, secret: created.contact_secret.expose().to_owned() }
+        let created = self
+            .services
+            .create_corp(name, Plan::Professional, Actor::System)
+            .await
+            .expect("create corp");
+        CorpCreds {
+            corpid: created.corp.id,
+            secret: created.contact_secret.expose().to_owned(),
+        }
     }
 
     /// Creates an app; returns (agentid, secret).
     pub async fn app(&self, corp: &CorpId, name: &str) -> (i64, String) {
-        let (app, secret) = self.services.create_app(corp, name, true, Actor::System).await.expect("create app");
+        let (app, secret) = self
+            .services
+            .create_app(corp, name, true, Actor::System)
+            .await
+            .expect("create app");
         (app.agentid.get(), secret.expose().to_owned())
     }
 
     pub async fn token(&self, corp: &CorpId, secret: &str) -> String {
-        let reply = self.get(&format!("/cgi-bin/gettoken?corpid={corp}&corpsecret={secret}")).await;
+        let reply = self
+            .get(&format!(
+                "/cgi-bin/gettoken?corpid={corp}&corpsecret={secret}"
+            ))
+            .await;
         assert_eq!(reply["errcode"], 0, "{reply}");
         reply["access_token"].as_str().expect("token").to_owned()
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        let response = self.client.get(format!("{}{path}", self.base)).send().await.expect("request");
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
         check_envelope(response).await
     }
 
     /// POSTs raw bytes with no Content-Type, as wechatpy does.
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Value {
-        let response = self.client.post(format!("{}{path}", self.base)).body(body).send().await.expect("request");
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .body(body)
+            .send()
+            .await
+            .expect("request");
         check_envelope(response).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Value {
-        self.post_raw(path, serde_json::to_vec(body).expect("json")).await
+        self.post_raw(path, serde_json::to_vec(body).expect("json"))
+            .await
     }
 }
 
@@ -146,11 +192,22 @@ impl Drop for TestApp {
 /// Asserts WeCom's envelope: HTTP 200, JSON, an int errcode from the table, a string errmsg.
 pub async fn check_envelope(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), 200, "every /cgi-bin reply is HTTP 200");
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    assert!(content_type.starts_with("application/json"), "content-type {content_type}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content-type {content_type}"
+    );
     let body: Value = response.json().await.expect("JSON body");
     let code = body["errcode"].as_i64().expect("integer errcode");
-    assert!(ErrCode::from_code(code).is_some(), "errcode {code} is not in the documented table: {body}");
+    assert!(
+        ErrCode::from_code(code).is_some(),
+        "errcode {code} is not in the documented table: {body}"
+    );
     assert!(body["errmsg"].is_string(), "{body}");
     body
 }
