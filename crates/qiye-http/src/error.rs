@@ -77,12 +77,10 @@ impl From<AppError> for ApiError {
                 return ApiError::new(ErrCode::SystemBusy);
             }
         };
-        let detail = match code {
+        let detail = match err {
             // The errcode's own text says it all.
-            ErrCode::InvalidAccessToken
-            | ErrCode::AccessTokenMissing
-            | ErrCode::AccessTokenExpired => None,
-            _ => Some(err.to_string()),
+            AppError::Auth(_) => None,
+            other => Some(other.to_string()),
         };
         ApiError { code, detail }
     }

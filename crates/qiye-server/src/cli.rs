@@ -11,7 +11,7 @@ use crate::config::Overrides;
 
 /// qiye: a self-hosted, WeCom-compatible enterprise communication server.
 #[derive(Debug, Parser)]
-#[command(name = "qiye", version, about)]
+#[command(name = "qiye", version)]
 pub struct Cli {
     /// Where the database is and how to find the configuration.
     #[command(flatten)]
