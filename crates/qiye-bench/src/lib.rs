@@ -6,7 +6,6 @@
 //! throughput. Every loop is bounded by its request count.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,11 +15,9 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use qiye_domain::audit::Actor;
 use qiye_domain::plan::Plan;
-use qiye_http::metrics::Metrics;
-use qiye_http::{AppState, router};
 use qiye_server::Config;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use qiye_server::serve::LocalServer;
+use tokio::net::TcpStream;
 
 /// A running server with an app token to call it with.
 pub struct BenchServer {
@@ -30,7 +27,7 @@ pub struct BenchServer {
     pub auth_read_path: String,
     /// The bare static route.
     pub bare_path: &'static str,
-    stop: Option<oneshot::Sender<()>>,
+    _server: LocalServer,
     _data: tempfile::TempDir,
 }
 
@@ -72,39 +69,18 @@ impl BenchServer {
                 "127.0.0.1".parse()?,
             )
             .await?;
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let state = AppState {
-            services,
-            metrics: Arc::new(Metrics::default()),
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(qiye_server::serve::serve_http(
-            listener,
-            router(state),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let server = LocalServer::spawn(services).await?;
         Ok(Self {
-            addr,
+            addr: server.addr,
             auth_read_path: format!(
                 "/cgi-bin/agent/get?access_token={}&agentid={}",
                 token.token.as_str(),
                 app.agentid
             ),
             bare_path: "/healthz",
-            stop: Some(stop),
+            _server: server,
             _data: data,
         })
-    }
-}
-
-impl Drop for BenchServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -122,3 +122,33 @@ pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
         .route("/metrics", get(serve_metrics))
         .with_state(metrics)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_by_route_and_errcode() {
+        let metrics = Metrics::default();
+        metrics.observe("GET", "/cgi-bin/agent/get", Some(0), 0.001);
+        metrics.observe("GET", "/cgi-bin/agent/get", Some(0), 0.002);
+        metrics.observe("GET", "/cgi-bin/agent/get", Some(40014), 0.001);
+        metrics.observe("GET", "/healthz", None, 0.0001);
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                r#"qiye_http_requests_total{method="GET",route="/cgi-bin/agent/get",errcode="0"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"qiye_http_requests_total{method="GET",route="/cgi-bin/agent/get",errcode="40014"} 1"#
+        ));
+        assert!(text.contains(
+            r#"qiye_http_requests_total{method="GET",route="/healthz",errcode="none"} 1"#
+        ));
+        assert!(text.contains(
+            r#"qiye_http_request_duration_seconds_count{method="GET",route="/cgi-bin/agent/get"} 3"#
+        ));
+    }
+}

@@ -37,6 +37,43 @@ pub async fn serve_http(
     .await
 }
 
+/// A server running on a task of the current runtime, on a loopback port,
+/// until this handle is dropped (tests and benchmarks).
+#[derive(Debug)]
+pub struct LocalServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl LocalServer {
+    /// Serves `services` on `127.0.0.1:<free port>`.
+    pub async fn spawn(services: Arc<Services>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            services,
+            metrics: Arc::new(Metrics::default()),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve_http(listener, router(state), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            stop: Some(stop),
+        })
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 /// Runs housekeeping every [`HOUSEKEEPING_EVERY`] until told to stop.
 pub async fn housekeeping_loop(services: Arc<Services>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);

@@ -32,6 +32,17 @@ fn json_of(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("one JSON value on stdout")
 }
 
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON reply")
+}
+
 fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -353,7 +364,7 @@ async fn first_start_prints_credentials_and_tokens_survive_kill_9() {
         "{}/cgi-bin/gettoken?corpid={corpid}&corpsecret={secret}",
         server.base
     );
-    let first: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    let first: Value = get_json(&client, &url).await;
     assert_eq!(first["errcode"], 0, "{first}");
     server.kill9();
 
@@ -368,23 +379,17 @@ async fn first_start_prints_credentials_and_tokens_survive_kill_9() {
     );
     // A new client: the old one's pooled connection died with the killed server.
     let client = reqwest::Client::new();
-    let again: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    let again: Value = get_json(&client, &url).await;
     assert_eq!(
         again["access_token"], first["access_token"],
         "the acknowledged token survived kill -9"
     );
     let token = first["access_token"].as_str().unwrap();
-    let reply: Value = client
-        .get(format!(
-            "{}/cgi-bin/agent/list?access_token={token}",
-            restarted.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply: Value = get_json(
+        &client,
+        &format!("{}/cgi-bin/agent/list?access_token={token}", restarted.base),
+    )
+    .await;
     assert_eq!(
         reply["errcode"], 48002,
         "the token is accepted (and a contacts token may not list apps): {reply}"
@@ -412,17 +417,10 @@ async fn cli_rotation_reaches_a_running_server() {
         server.base,
         app["secret"].as_str().unwrap()
     );
-    let token: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    let token: Value = get_json(&client, &url).await;
     let token = token["access_token"].as_str().unwrap().to_owned();
     let list = format!("{}/cgi-bin/agent/list?access_token={token}", server.base);
-    let ok: Value = client
-        .get(&list)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ok: Value = get_json(&client, &list).await;
     assert_eq!(ok["errcode"], 0);
     // Rotate from another process while the server runs on the same SQLite file.
     json_of(&qiye(
@@ -440,14 +438,7 @@ async fn cli_rotation_reaches_a_running_server() {
     // The server remembers checked tokens for token_cache_ms (1 s by default); poll until it sees the rotation.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let reply: Value = client
-            .get(&list)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let reply: Value = get_json(&client, &list).await;
         if reply["errcode"] == 40014 {
             break;
         }
@@ -458,7 +449,7 @@ async fn cli_rotation_reaches_a_running_server() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let old: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    let old: Value = get_json(&client, &url).await;
     assert_eq!(old["errcode"], 40001);
 }
 

@@ -88,6 +88,12 @@ pub fn record(corp: &CorpId, action: &str) -> AuditRecord {
     }
 }
 
+/// Creates one corp (with its audit record) and returns its id: the setup of
+/// store-specific tests.
+pub async fn seed_corp(store: &dyn Store) -> CorpId {
+    create(store, "Seed").await.0.id
+}
+
 async fn create(store: &dyn Store, name: &str) -> (Corp, Secret) {
     let (b, secret) = sample_corp(name, Plan::Professional);
     store

@@ -29,16 +29,7 @@ async fn audit_log_refuses_update_delete_and_truncate() {
     };
     let db = TestDatabase::create(&server).await.unwrap();
     let store = SqlStore::open(&db.url).await.unwrap();
-    let (bootstrap, _) =
-        qiye_store_conformance::sample_corp("Alpha", qiye_domain::plan::Plan::Basic);
-    let corp = bootstrap.corp.id.clone();
-    qiye_domain::ports::CorpStore::create_corp(
-        &store,
-        &bootstrap,
-        &qiye_store_conformance::record(&corp, "corp.create"),
-    )
-    .await
-    .unwrap();
+    qiye_store_conformance::seed_corp(&store).await;
     for statement in [
         "UPDATE audit_log SET result = 'tampered'",
         "DELETE FROM audit_log",

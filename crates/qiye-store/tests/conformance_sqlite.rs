@@ -22,16 +22,7 @@ async fn audit_log_refuses_update_and_delete() {
     let store = SqlStore::open_sqlite_file(&dir.path().join("qiye.db"))
         .await
         .unwrap();
-    let (bootstrap, _) =
-        qiye_store_conformance::sample_corp("Alpha", qiye_domain::plan::Plan::Basic);
-    let corp = bootstrap.corp.id.clone();
-    qiye_domain::ports::CorpStore::create_corp(
-        &store,
-        &bootstrap,
-        &qiye_store_conformance::record(&corp, "corp.create"),
-    )
-    .await
-    .unwrap();
+    qiye_store_conformance::seed_corp(&store).await;
     let update = sqlx::query("UPDATE audit_log SET result = 'tampered'")
         .execute(store.pool())
         .await;
@@ -57,16 +48,7 @@ async fn opens_in_wal_mode_and_reopens_with_data() {
         .await
         .unwrap();
     assert_eq!(mode, "wal");
-    let (bootstrap, _) =
-        qiye_store_conformance::sample_corp("Alpha", qiye_domain::plan::Plan::Basic);
-    let corp = bootstrap.corp.id.clone();
-    qiye_domain::ports::CorpStore::create_corp(
-        &store,
-        &bootstrap,
-        &qiye_store_conformance::record(&corp, "corp.create"),
-    )
-    .await
-    .unwrap();
+    let corp = qiye_store_conformance::seed_corp(&store).await;
     store.close().await;
     let reopened = SqlStore::open_sqlite_file(&path).await.unwrap();
     assert_eq!(
@@ -75,6 +57,6 @@ async fn opens_in_wal_mode_and_reopens_with_data() {
             .unwrap()
             .name
             .as_str(),
-        "Alpha"
+        "Seed"
     );
 }

@@ -12,14 +12,11 @@ use qiye_domain::audit::Actor;
 use qiye_domain::clock::ManualClock;
 use qiye_domain::ids::CorpId;
 use qiye_domain::plan::Plan;
-use qiye_http::metrics::Metrics;
-use qiye_http::{AppState, router};
 use qiye_server::Config;
+use qiye_server::serve::LocalServer;
 use qiye_store::testing::{TestDatabase, pg_url_from_env};
 use qiye_wecom::ErrCode;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -59,7 +56,7 @@ pub struct TestApp {
     pub services: Arc<Services>,
     pub clock: ManualClock,
     pub config: Config,
-    stop: Option<oneshot::Sender<()>>,
+    _server: LocalServer,
     _guard: Guard,
 }
 
@@ -96,27 +93,17 @@ impl TestApp {
         let clock = ManualClock::starting_now();
         let services = qiye_server::services_with_clock(&config, store, Arc::new(clock.clone()))
             .expect("services");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = AppState {
-            services: Arc::clone(&services),
-            metrics: Arc::new(Metrics::default()),
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(qiye_server::serve::serve_http(
-            listener,
-            router(state),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let server = LocalServer::spawn(Arc::clone(&services))
+            .await
+            .expect("spawn server");
+        let base = format!("http://{}", server.addr);
         Self {
             base,
             client: reqwest::Client::new(),
             services,
             clock,
             config,
-            stop: Some(stop),
+            _server: server,
             _guard: guard,
         }
     }
@@ -178,14 +165,6 @@ impl TestApp {
     pub async fn post(&self, path: &str, body: &Value) -> Value {
         self.post_raw(path, serde_json::to_vec(body).expect("json"))
             .await
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
