@@ -1,6 +1,6 @@
 //! Corps and everything created with one.
 
-use crate::rows::{CORP_COLUMNS, CorpRow, expect_one_row, quota_columns};
+use crate::rows::{CORP_COLUMNS, CorpRow, quota_columns};
 use async_trait::async_trait;
 use qiye_domain::audit::AuditRecord;
 use qiye_domain::corp::{Corp, CorpSize};
@@ -154,9 +154,8 @@ impl CorpStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.map_err(e))?;
-        expect_one_row(done.rows_affected())?;
-        audit::append(self.dialect, &mut tx, record).await?;
-        tx.commit().await.map_err(|e| self.map_err(e))
+        self.commit_audited_update(tx, done.rows_affected(), record)
+            .await
     }
 
     async fn set_rate_override(
@@ -180,8 +179,7 @@ impl CorpStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.map_err(e))?;
-        expect_one_row(done.rows_affected())?;
-        audit::append(self.dialect, &mut tx, record).await?;
-        tx.commit().await.map_err(|e| self.map_err(e))
+        self.commit_audited_update(tx, done.rows_affected(), record)
+            .await
     }
 }

@@ -106,6 +106,19 @@ impl SqlStore {
             .map_err(|e| self.dialect.map_err(e))
     }
 
+    /// Ends a single-row update: `NotFound` (rolled back) when it touched no
+    /// row, else appends its audit record and commits both together.
+    async fn commit_audited_update(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        rows_affected: u64,
+        record: &qiye_domain::audit::AuditRecord,
+    ) -> StoreResult<()> {
+        rows::expect_one_row(rows_affected)?;
+        audit::append(self.dialect, &mut tx, record).await?;
+        tx.commit().await.map_err(|e| self.map_err(e))
+    }
+
     fn map_err(&self, err: sqlx::Error) -> StoreError {
         self.dialect.map_err(err)
     }
