@@ -241,10 +241,7 @@ impl Config {
     /// The database URL in force: `database_url`, or SQLite in `data_dir`.
     pub fn effective_database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("qiye.db").display()
-            )
+            qiye_store::sqlite_url(&self.data_dir.join("qiye.db"))
         } else {
             self.database_url.clone()
         }

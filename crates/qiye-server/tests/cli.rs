@@ -235,6 +235,29 @@ fn operator_mistakes_fail_clearly_and_change_nothing() {
 }
 
 #[test]
+fn data_dir_may_contain_url_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("we#ird?dir 100%");
+    let out = qiye(
+        dir.path(),
+        &[
+            "--data-dir",
+            odd.to_str().unwrap(),
+            "corp",
+            "create",
+            "--name",
+            "Odd",
+            "--json",
+        ],
+    );
+    json_of(&out);
+    assert!(
+        odd.join("qiye.db").exists(),
+        "the database is where the data dir says"
+    );
+}
+
+#[test]
 fn config_example_prints_every_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = qiye(dir.path(), &["config", "example"]);

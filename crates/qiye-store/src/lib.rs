@@ -41,14 +41,28 @@ pub struct SqlStore {
     dialect: Dialect,
 }
 
+/// The `sqlite://` URL of a database file, created if missing. `%`, `?` and
+/// `#` in the path are percent-encoded (the driver decodes them).
+pub fn sqlite_url(path: &Path) -> String {
+    let mut encoded = String::new();
+    for c in path.display().to_string().chars() {
+        match c {
+            '%' => encoded.push_str("%25"),
+            '?' => encoded.push_str("%3F"),
+            '#' => encoded.push_str("%23"),
+            other => encoded.push(other),
+        }
+    }
+    format!("sqlite://{encoded}?mode=rwc")
+}
+
 /// How long a writer waits for the SQLite write lock before giving up.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 
 impl SqlStore {
     /// Opens (creating if needed) the SQLite database file at `path`.
     pub async fn open_sqlite_file(path: &Path) -> StoreResult<Self> {
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        Self::open(&url).await
+        Self::open(&sqlite_url(path)).await
     }
 
     /// Opens a `sqlite:` or `postgres:` URL and applies pending migrations.
