@@ -82,14 +82,13 @@ impl Services {
         if let Some(app) = self.app_cache.as_ref().and_then(|c| c.get(&key)) {
             return Ok(app);
         }
+        let generation = self.cache_generation();
         let app = self
             .store
             .get_app(&caller.corp_id, caller.agentid)
             .await
             .map_err(unknown_agent)?;
-        if let Some(cache) = &self.app_cache {
-            cache.insert(key, app.clone());
-        }
+        Services::cache_fill(self.app_cache.as_ref(), self, generation, key, app.clone());
         Ok(app)
     }
 
@@ -125,9 +124,7 @@ impl Services {
             .update_app(&caller.corp_id, agentid, change, &record)
             .await
             .map_err(unknown_agent)?;
-        if let Some(cache) = &self.app_cache {
-            cache.invalidate(&(caller.corp_id.clone(), agentid));
-        }
+        self.forget_cached_app(&(caller.corp_id.clone(), agentid));
         Ok(app)
     }
 }

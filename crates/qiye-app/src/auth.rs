@@ -78,21 +78,29 @@ impl Services {
             self.limiters.defaults().corp_limits(),
             &corp.rate_override,
         );
-        self.limiters.check_corp(&corp_id, limits, API)?;
+        let digest = Secret::presented(secret).digest();
         let credential = self
             .store
-            .find_credential(&corp_id, &Secret::presented(secret).digest())
+            .find_credential(&corp_id, &digest)
             .await?
             .ok_or(AuthError::WrongSecret)?;
+        // Counted only once the secret is right: a stranger who knows the
+        // corpid cannot spend the corp's budget (failures count per IP).
+        self.limiters.check_corp(&corp_id, limits, API)?;
         let now = self.clock.now_secs();
         let principal = Principal {
             corp_id,
             credential,
         };
-        Ok(self
+        match self
             .store
-            .issue_token(&IssuedToken::fresh(principal, now), now)
-            .await?)
+            .issue_token(&IssuedToken::fresh(principal, now), &digest, now)
+            .await
+        {
+            // The secret was rotated between the check and the issue.
+            Err(StoreError::NotFound) => Err(AuthError::WrongSecret.into()),
+            other => Ok(other?),
+        }
     }
 
     /// Checks the token of a call to `api` from `ip` and counts the call
@@ -113,10 +121,16 @@ impl Services {
         let context = match self.token_cache.as_ref().and_then(|c| c.get(token)) {
             Some(context) => context,
             None => {
+                let generation = self.cache_generation();
                 let context = self.load_context(token).await?;
-                if let Some(cache) = &self.token_cache {
-                    cache.insert(token.to_owned(), Arc::clone(&context));
-                }
+                let cache = self.token_cache.as_ref();
+                Services::cache_fill(
+                    cache,
+                    self,
+                    generation,
+                    token.to_owned(),
+                    Arc::clone(&context),
+                );
                 context
             }
         };

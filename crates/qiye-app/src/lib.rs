@@ -15,6 +15,7 @@ pub mod limits;
 mod password;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use qiye_domain::app::App;
@@ -59,6 +60,9 @@ pub struct Services {
     limiters: RateLimiters,
     token_cache: Option<moka::sync::Cache<String, Arc<AuthContext>>>,
     app_cache: Option<moka::sync::Cache<(CorpId, AgentId), App>>,
+    /// Bumped before every invalidation, so a read that raced an
+    /// invalidation never leaves a stale entry behind (see [`Services::cache_fill`]).
+    cache_generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Services {
@@ -91,6 +95,7 @@ impl Services {
             limiters: RateLimiters::new(config.rate_limits),
             token_cache,
             app_cache,
+            cache_generation: AtomicU64::new(0),
         }
     }
 
@@ -163,8 +168,42 @@ impl Services {
 
     /// Forgets every cached token check (after a rotation or a limit change).
     pub(crate) fn forget_cached_tokens(&self) {
+        self.cache_generation.fetch_add(1, Ordering::SeqCst);
         if let Some(cache) = &self.token_cache {
             cache.invalidate_all();
+        }
+    }
+
+    /// Forgets one cached app (after it changed).
+    pub(crate) fn forget_cached_app(&self, key: &(CorpId, AgentId)) {
+        self.cache_generation.fetch_add(1, Ordering::SeqCst);
+        if let Some(cache) = &self.app_cache {
+            cache.invalidate(key);
+        }
+    }
+
+    /// The generation to pass to [`Services::cache_fill`], read before loading.
+    pub(crate) fn cache_generation(&self) -> u64 {
+        self.cache_generation.load(Ordering::SeqCst)
+    }
+
+    /// Caches a value loaded since `generation`; if an invalidation ran
+    /// meanwhile the value may be stale, so it is removed again.
+    pub(crate) fn cache_fill<K, V>(
+        cache: Option<&moka::sync::Cache<K, V>>,
+        services: &Self,
+        generation: u64,
+        key: K,
+        value: V,
+    ) where
+        K: std::hash::Hash + Eq + Send + Sync + Clone + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some(cache) = cache {
+            cache.insert(key.clone(), value);
+            if services.cache_generation() != generation {
+                cache.invalidate(&key);
+            }
         }
     }
 }

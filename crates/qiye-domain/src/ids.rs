@@ -32,6 +32,7 @@ impl CorpId {
     /// accepted and normalised, since WeCom treats corp ids case-insensitively.
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let valid = raw.len() == 18
+            && raw.is_ascii()
             && raw[..2].eq_ignore_ascii_case("ww")
             && raw[2..].bytes().all(|b| b.is_ascii_hexdigit());
         if valid {
@@ -185,6 +186,8 @@ mod tests {
     #[case("ww0123456789abcdeg", false)]
     #[case("", false)]
     #[case("ww0123456789abcdef0", false)]
+    #[case("中000000000000000", false)]
+    #[case("w中0000000000000000", false)]
     fn corp_id_shapes(#[case] raw: &str, #[case] ok: bool) {
         assert_eq!(CorpId::parse(raw).is_ok(), ok, "{raw}");
     }

@@ -122,7 +122,14 @@ pub trait CredentialStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Returns the principal's token that is still valid at `now`, or stores
     /// and returns `candidate`. Concurrent calls return one and the same token.
-    async fn issue_token(&self, candidate: &IssuedToken, now: i64) -> StoreResult<IssuedToken>;
+    /// `NotFound` if the credential's secret is no longer `secret` (rotated
+    /// since the caller checked it): no token is ever issued for an old secret.
+    async fn issue_token(
+        &self,
+        candidate: &IssuedToken,
+        secret: &SecretDigest,
+        now: i64,
+    ) -> StoreResult<IssuedToken>;
     /// The stored token with this text, valid or expired.
     async fn find_token(&self, token: &TokenString) -> StoreResult<Option<IssuedToken>>;
     /// Deletes tokens that expired before `before`; returns how many.
@@ -150,4 +157,6 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+    /// Closes the connections, waiting for those in use (at shutdown).
+    async fn close(&self);
 }

@@ -54,7 +54,17 @@ pub async fn tag_route(matched: Option<MatchedPath>, req: Request, next: Next) -
 /// Renders error replies and records metrics (outside the router).
 pub async fn envelope(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    // A fixed label set: clients choose method names, and must not grow the metrics.
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        _ => "other",
+    };
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -87,7 +97,7 @@ pub async fn envelope(State(metrics): State<Arc<Metrics>>, req: Request, next: N
         .get::<RouteTemplate>()
         .map_or("unmatched", |r| r.0.as_str());
     let errcode = response.extensions().get::<ErrCodeTag>().map(|t| t.0);
-    metrics.observe(&method, route, errcode, started.elapsed().as_secs_f64());
+    metrics.observe(method, route, errcode, started.elapsed().as_secs_f64());
     if errcode.is_some() {
         // WeCom replies are never cached.
         response

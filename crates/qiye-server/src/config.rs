@@ -158,20 +158,38 @@ impl fmt::Debug for Config {
     }
 }
 
-/// A database URL with its password replaced by `***`.
+/// A database URL with its password replaced by `***`, whether it is in the
+/// user-info part (which ends at the last `@` before the path) or in a
+/// `password=` query parameter.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
-    let rest = &url[scheme_end..];
-    let Some(at) = rest.find('@') else {
-        return url.to_owned();
+    let (main, query) = match url.split_once('?') {
+        Some((main, query)) => (main, Some(query)),
+        None => (url, None),
     };
-    let userinfo = &rest[..at];
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme_end], &rest[at..]),
-        None => url.to_owned(),
+    let rest = &main[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let mut out = match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _password)) => format!("{}{user}:***{}", &main[..scheme_end], &rest[at..]),
+            None => main.to_owned(),
+        },
+        None => main.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 /// Values given on the command line (only those given override).

@@ -20,6 +20,9 @@ use crate::config::Config;
 /// How often background housekeeping runs.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
+/// How long shutdown waits for open requests to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// Name of the corp created at first start.
 pub const DEFAULT_CORP_NAME: &str = "My Company";
 
@@ -191,13 +194,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    server.await.context("server task")?.context("server")?;
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(joined) => joined.context("server task")?.context("server")?,
+        Err(_) => tracing::warn!(
+            "requests still open after {}s; stopping without them",
+            SHUTDOWN_GRACE.as_secs()
+        ),
+    }
     if let Some(task) = metrics_task {
         task.await
             .context("metrics task")?
             .context("metrics server")?;
     }
     housekeeping.await.context("housekeeping task")?;
+    services.store().close().await;
     println!("qiye: stopped");
     Ok(())
 }

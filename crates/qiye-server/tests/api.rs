@@ -21,6 +21,7 @@ on_both_backends!(
     envelope_for_bad_requests,
     rate_limits_per_corp_app_and_ip,
     cached_reads_see_writes_through_the_server,
+    strangers_cannot_spend_a_corps_budget,
 );
 
 async fn gettoken_issues_one_token_per_secret(backend: Backend) {
@@ -563,5 +564,36 @@ async fn cached_reads_see_writes_through_the_server(backend: Backend) {
                 .await
         ),
         40014
+    );
+}
+
+async fn strangers_cannot_spend_a_corps_budget(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let corp = app.corp("Alpha").await;
+    let limits = CorpRateOverride {
+        corp_per_api: Some(RateQuota::new(2, 100).unwrap()),
+        app_per_api: None,
+    };
+    app.services
+        .set_rate_limits(&corp.corpid, limits, Actor::System)
+        .await
+        .unwrap();
+    let wrong = format!("/cgi-bin/gettoken?corpid={}&corpsecret=guess", corp.corpid);
+    for _ in 0..5 {
+        assert_eq!(errcode(&app.get(&wrong).await), 40001);
+    }
+    // Failed guesses counted only against the guesser's IP, not the corp.
+    app.token(&corp.corpid, &corp.secret).await;
+    app.token(&corp.corpid, &corp.secret).await;
+    let over = app
+        .get(&format!(
+            "/cgi-bin/gettoken?corpid={}&corpsecret={}",
+            corp.corpid, corp.secret
+        ))
+        .await;
+    assert_eq!(
+        errcode(&over),
+        45009,
+        "the corp's own calls are still limited"
     );
 }

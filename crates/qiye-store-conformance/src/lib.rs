@@ -32,6 +32,7 @@ macro_rules! conformance_tests {
             plan_and_rate_override_round_trip,
             apps_are_numbered_per_corp_and_isolated,
             app_settings_update_persists,
+            concurrent_app_updates_keep_both_changes,
             credentials_are_found_only_in_their_corp,
             tokens_are_reused_until_expiry,
             concurrent_issuers_get_one_token,
@@ -282,6 +283,46 @@ pub async fn app_settings_update_persists(store: Arc<dyn Store>) {
     assert_eq!(err, StoreError::NotFound);
 }
 
+/// Two simultaneous `agent/set` calls changing different fields both stick
+/// (each update locks the row it read).
+pub async fn concurrent_app_updates_keep_both_changes(store: Arc<dyn Store>) {
+    let (a, _) = create(store.as_ref(), "Alpha").await;
+    let (agentid, _) = new_app(store.as_ref(), &a.id, "OA").await;
+    for round in 0..10 {
+        let description = format!("round {round} text");
+        let location = round % 2 == 0;
+        let by_description = AppSettingsChange {
+            description: Some(description.clone()),
+            ..Default::default()
+        };
+        let by_flag = AppSettingsChange {
+            report_location: Some(location),
+            ..Default::default()
+        };
+        let (s1, s2) = (store.clone(), store.clone());
+        let (c1, c2) = (a.id.clone(), a.id.clone());
+        let t1 = tokio::spawn(async move {
+            s1.update_app(&c1, agentid, &by_description, &record(&c1, "agent.set"))
+                .await
+        });
+        let t2 = tokio::spawn(async move {
+            s2.update_app(&c2, agentid, &by_flag, &record(&c2, "agent.set"))
+                .await
+        });
+        t1.await.expect("task").expect("update");
+        t2.await.expect("task").expect("update");
+        let back = store.get_app(&a.id, agentid).await.unwrap();
+        assert_eq!(
+            back.description, description,
+            "round {round}: a concurrent update was lost"
+        );
+        assert_eq!(
+            back.report_location, location,
+            "round {round}: a concurrent update was lost"
+        );
+    }
+}
+
 /// A secret identifies its credential only within its own corp.
 pub async fn credentials_are_found_only_in_their_corp(store: Arc<dyn Store>) {
     let (a, a_secret) = create(store.as_ref(), "Alpha").await;
@@ -320,18 +361,23 @@ pub async fn credentials_are_found_only_in_their_corp(store: Arc<dyn Store>) {
 /// The same token comes back while valid; a new one after expiry; expired
 /// tokens are still found (so they can be told apart from unknown ones).
 pub async fn tokens_are_reused_until_expiry(store: Arc<dyn Store>) {
-    let (a, _) = create(store.as_ref(), "Alpha").await;
+    let (a, secret) = create(store.as_ref(), "Alpha").await;
+    let digest = secret.digest();
     let principal = Principal {
         corp_id: a.id.clone(),
         credential: CredentialKind::ContactSync,
     };
     let now = SystemClock.now_secs();
     let first = store
-        .issue_token(&IssuedToken::fresh(principal.clone(), now), now)
+        .issue_token(&IssuedToken::fresh(principal.clone(), now), &digest, now)
         .await
         .unwrap();
     let again = store
-        .issue_token(&IssuedToken::fresh(principal.clone(), now + 10), now + 10)
+        .issue_token(
+            &IssuedToken::fresh(principal.clone(), now + 10),
+            &digest,
+            now + 10,
+        )
         .await
         .unwrap();
     assert_eq!(again, first);
@@ -341,7 +387,11 @@ pub async fn tokens_are_reused_until_expiry(store: Arc<dyn Store>) {
     );
     let later = now + TOKEN_LIFETIME_SECS;
     let second = store
-        .issue_token(&IssuedToken::fresh(principal.clone(), later), later)
+        .issue_token(
+            &IssuedToken::fresh(principal.clone(), later),
+            &digest,
+            later,
+        )
         .await
         .unwrap();
     assert_ne!(second.token, first.token);
@@ -360,7 +410,8 @@ pub async fn tokens_are_reused_until_expiry(store: Arc<dyn Store>) {
 
 /// Many simultaneous `gettoken` calls all get one and the same token.
 pub async fn concurrent_issuers_get_one_token(store: Arc<dyn Store>) {
-    let (a, _) = create(store.as_ref(), "Alpha").await;
+    let (a, secret) = create(store.as_ref(), "Alpha").await;
+    let digest = secret.digest();
     let principal = Principal {
         corp_id: a.id.clone(),
         credential: CredentialKind::ContactSync,
@@ -370,9 +421,10 @@ pub async fn concurrent_issuers_get_one_token(store: Arc<dyn Store>) {
     for _ in 0..16 {
         let store = store.clone();
         let principal = principal.clone();
+        let digest = digest.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .issue_token(&IssuedToken::fresh(principal, now), now)
+                .issue_token(&IssuedToken::fresh(principal, now), &digest, now)
                 .await
         }));
     }
@@ -399,11 +451,15 @@ pub async fn rotation_revokes_tokens(store: Arc<dyn Store>) {
         credential: CredentialKind::App(agentid),
     };
     let contact_token = store
-        .issue_token(&IssuedToken::fresh(contact.clone(), now), now)
+        .issue_token(
+            &IssuedToken::fresh(contact.clone(), now),
+            &old.digest(),
+            now,
+        )
         .await
         .unwrap();
     let app_token = store
-        .issue_token(&IssuedToken::fresh(app, now), now)
+        .issue_token(&IssuedToken::fresh(app, now), &app_secret.digest(), now)
         .await
         .unwrap();
     let new = Secret::generate();
@@ -416,6 +472,16 @@ pub async fn rotation_revokes_tokens(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
+    // A caller that checked the old secret just before the rotation cannot
+    // obtain a token with it afterwards.
+    let stale = store
+        .issue_token(
+            &IssuedToken::fresh(contact.clone(), now),
+            &old.digest(),
+            now,
+        )
+        .await;
+    assert_eq!(stale, Err(StoreError::NotFound));
     assert_eq!(
         store.find_credential(&a.id, &old.digest()).await.unwrap(),
         None

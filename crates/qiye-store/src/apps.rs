@@ -14,14 +14,17 @@ use crate::Dialect;
 
 use crate::{SqlStore, audit};
 
+/// Reads one app; `lock` holds its row until commit (read-modify-write).
 async fn fetch_app(
     dialect: Dialect,
     conn: &mut AnyConnection,
     corp: &CorpId,
     agentid: AgentId,
+    lock: bool,
 ) -> StoreResult<App> {
+    let suffix = if lock { dialect.for_update() } else { "" };
     let row: AppRow = sqlx::query_as(&dialect.sql(&format!(
-        "SELECT {APP_COLUMNS} FROM apps WHERE corp_id = $1 AND agentid = $2"
+        "SELECT {APP_COLUMNS} FROM apps WHERE corp_id = $1 AND agentid = $2{suffix}"
     )))
     .bind(corp.as_str())
     .bind(agentid.get())
@@ -84,14 +87,14 @@ impl AppStore for SqlStore {
         let mut record = record.clone();
         record.target = format!("agent:{agentid}");
         audit::append(self.dialect, &mut tx, &record).await?;
-        let created = fetch_app(self.dialect, &mut tx, &app.corp_id, agentid).await?;
+        let created = fetch_app(self.dialect, &mut tx, &app.corp_id, agentid, false).await?;
         tx.commit().await.map_err(|e| self.map_err(e))?;
         Ok(created)
     }
 
     async fn get_app(&self, corp: &CorpId, agentid: AgentId) -> StoreResult<App> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.map_err(e))?;
-        fetch_app(self.dialect, &mut conn, corp, agentid).await
+        fetch_app(self.dialect, &mut conn, corp, agentid, false).await
     }
 
     async fn list_apps(&self, corp: &CorpId) -> StoreResult<Vec<App>> {
@@ -113,7 +116,7 @@ impl AppStore for SqlStore {
         record: &AuditRecord,
     ) -> StoreResult<App> {
         let mut tx = self.begin_write().await?;
-        let mut app = fetch_app(self.dialect, &mut tx, corp, agentid).await?;
+        let mut app = fetch_app(self.dialect, &mut tx, corp, agentid, true).await?;
         change.apply_to(&mut app);
         let done = sqlx::query(&self.dialect.sql(
             "UPDATE apps SET name = $1, description = $2, home_url = $3, redirect_domain = $4, report_location = $5, \

@@ -66,7 +66,12 @@ impl CredentialStore for SqlStore {
         tx.commit().await.map_err(|e| self.map_err(e))
     }
 
-    async fn issue_token(&self, candidate: &IssuedToken, now: i64) -> StoreResult<IssuedToken> {
+    async fn issue_token(
+        &self,
+        candidate: &IssuedToken,
+        secret: &SecretDigest,
+        now: i64,
+    ) -> StoreResult<IssuedToken> {
         let corp = candidate.principal.corp_id.as_str();
         let key = candidate.principal.credential.storage_key();
         // Issuers of one credential are serialised (SQLite: the write lock;
@@ -74,11 +79,12 @@ impl CredentialStore for SqlStore {
         // below see the same state and concurrent callers share one token.
         let mut tx = self.begin_write().await?;
         let credential: Option<i64> = sqlx::query_scalar(&self.dialect.sql(&format!(
-            "SELECT 1 FROM credentials WHERE corp_id = $1 AND credential_key = $2{}",
+            "SELECT 1 FROM credentials WHERE corp_id = $1 AND credential_key = $2 AND secret_digest = $3{}",
             self.dialect.for_update()
         )))
         .bind(corp)
         .bind(&key)
+        .bind(secret.as_str())
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| self.map_err(e))?;

@@ -151,4 +151,8 @@ impl Store for SqlStore {
             .map(|_| ())
             .map_err(|e| self.map_err(e))
     }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
 }
