@@ -1,7 +1,7 @@
 //! Operator use cases on corps (the CLI and first start): create, list,
 //! change plan and limits, rotate the contacts-sync secret, read the audit log.
 
-use qiye_domain::audit::{Actor, AuditEntry};
+use qiye_domain::audit::{Actor, AuditEntry, AuditRecord};
 use qiye_domain::corp::{Corp, CorpName, CorpSize};
 use qiye_domain::credential::CredentialKind;
 use qiye_domain::directory::{BOOTSTRAP_ADMIN_USERID, NewAdminMember};
@@ -43,6 +43,31 @@ impl Services {
         plan: Plan,
         actor: Actor,
     ) -> AppResult<CreatedCorp> {
+        let (created, bootstrap, record) = self.prepare_corp(name, plan, actor)?;
+        self.store.create_corp(&bootstrap, &record).await?;
+        Ok(created)
+    }
+
+    /// Creates a corp only if none exists yet (first start); safe when
+    /// several servers start on one empty database at once.
+    pub async fn create_first_corp(
+        &self,
+        name: &str,
+        plan: Plan,
+        actor: Actor,
+    ) -> AppResult<Option<CreatedCorp>> {
+        let (created, bootstrap, record) = self.prepare_corp(name, plan, actor)?;
+        let done = self.store.create_first_corp(&bootstrap, &record).await?;
+        Ok(done.then_some(created))
+    }
+
+    /// Everything a new corp is made of, with its audit record.
+    fn prepare_corp(
+        &self,
+        name: &str,
+        plan: Plan,
+        actor: Actor,
+    ) -> AppResult<(CreatedCorp, CorpBootstrap, AuditRecord)> {
         let name = CorpName::parse(name)?;
         plan.check_member_count(0, 1)?;
         let contact_secret = Secret::generate();
@@ -72,23 +97,21 @@ impl Services {
             "corp.create",
             &format!("corp:{}", corp.id),
         );
-        self.store.create_corp(&bootstrap, &record).await?;
-        Ok(CreatedCorp {
-            corp,
-            contact_secret,
-            admin_userid,
-            admin_password,
-        })
+        Ok((
+            CreatedCorp {
+                corp,
+                contact_secret,
+                admin_userid,
+                admin_password,
+            },
+            bootstrap,
+            record,
+        ))
     }
 
     /// All corps.
     pub async fn list_corps(&self) -> AppResult<Vec<Corp>> {
         Ok(self.store.list_corps().await?)
-    }
-
-    /// Whether any corp exists yet.
-    pub async fn has_corps(&self) -> AppResult<bool> {
-        Ok(self.store.count_corps().await? > 0)
     }
 
     /// One corp.

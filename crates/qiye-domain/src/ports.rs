@@ -59,6 +59,13 @@ pub trait CorpStore: Send + Sync {
     /// Creates a corp with its root department, its super administrator and
     /// its contacts-sync credential. `Conflict` if the id is taken.
     async fn create_corp(&self, bootstrap: &CorpBootstrap, audit: &AuditRecord) -> StoreResult<()>;
+    /// Creates the corp only if no corp exists yet, atomically across
+    /// processes and nodes; returns whether it did (first-start bootstrap).
+    async fn create_first_corp(
+        &self,
+        bootstrap: &CorpBootstrap,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
     /// One corp.
     async fn get_corp(&self, id: &CorpId) -> StoreResult<Corp>;
     /// All corps, oldest first.

@@ -94,15 +94,15 @@ pub async fn housekeeping_loop(services: Arc<Services>, mut stop: watch::Receive
 
 /// Creates the default corp on an empty database and prints its credentials once.
 pub async fn bootstrap_if_empty(config: &Config, services: &Services) -> anyhow::Result<()> {
-    if services.has_corps().await? {
+    let created = services
+        .create_first_corp(DEFAULT_CORP_NAME, Plan::Flagship, Actor::System)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not create the first corp: {e}"))?;
+    let Some(created) = created else {
         let n = services.list_corps().await?.len();
         println!("qiye: {n} corp(s) in the database; `qiye corp list` shows them.");
         return Ok(());
-    }
-    let created = services
-        .create_corp(DEFAULT_CORP_NAME, Plan::Flagship, Actor::System)
-        .await
-        .map_err(|e| anyhow::anyhow!("could not create the first corp: {e}"))?;
+    };
     let web = config.effective_public_url();
     println!(
         "qiye: first start, created corp \"{name}\" (plan {plan}). These are shown only once:\n\

@@ -28,6 +28,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $open;
             corps_are_created_listed_and_unique,
             corp_creation_is_atomic,
+            only_one_first_corp_is_created,
             corp_size_counts_the_bootstrap,
             plan_and_rate_override_round_trip,
             apps_are_numbered_per_corp_and_isolated,
@@ -160,6 +161,33 @@ pub async fn corp_creation_is_atomic(store: Arc<dyn Store>) {
         audit_before
     );
     assert_eq!(store.count_corps().await.unwrap(), 1);
+}
+
+/// Servers starting together on an empty database create one first corp.
+pub async fn only_one_first_corp_is_created(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let (b, _) = sample_corp(&format!("First {i}"), Plan::Flagship);
+            store
+                .create_first_corp(&b, &record(&b.corp.id, "corp.create"))
+                .await
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        created += usize::from(t.await.expect("task").expect("bootstrap"));
+    }
+    assert_eq!(created, 1);
+    assert_eq!(store.count_corps().await.unwrap(), 1);
+    let (later, _) = sample_corp("Later", Plan::Basic);
+    assert!(
+        !store
+            .create_first_corp(&later, &record(&later.corp.id, "corp.create"))
+            .await
+            .unwrap()
+    );
 }
 
 /// A new corp has its administrator and its root department.

@@ -11,76 +11,40 @@ use qiye_domain::plan::Plan;
 use qiye_domain::ports::{CorpBootstrap, CorpStore, StoreResult};
 use qiye_domain::rate::CorpRateOverride;
 
+use sqlx::{Any, Transaction};
+
 use crate::{SqlStore, audit};
 
 #[async_trait]
 impl CorpStore for SqlStore {
     async fn create_corp(&self, b: &CorpBootstrap, record: &AuditRecord) -> StoreResult<()> {
-        let corp = &b.corp;
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            &self
-                .dialect
-                .sql("INSERT INTO corps (corp_id, name, plan, created_at) VALUES ($1, $2, $3, $4)"),
-        )
-        .bind(corp.id.as_str())
-        .bind(corp.name.as_str())
-        .bind(corp.plan.as_str())
-        .bind(corp.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.map_err(e))?;
-        sqlx::query(&self.dialect.sql("INSERT INTO departments (corp_id, dept_id, name, parent_id, sort_order) VALUES ($1, $2, $3, NULL, 0)"))
-            .bind(corp.id.as_str())
-            .bind(i64::from(DeptId::ROOT.get()))
-            .bind(corp.name.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.map_err(e))?;
-        sqlx::query(&self.dialect.sql(
-            "INSERT INTO members (corp_id, userid, name, status, password_hash, must_change_password, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6)",
-        ))
-        .bind(corp.id.as_str())
-        .bind(b.admin.userid.as_str())
-        .bind(&b.admin.name)
-        .bind(MemberStatus::Active.code())
-        .bind(&b.admin.password_hash.0)
-        .bind(corp.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.map_err(e))?;
-        sqlx::query(
-            &self.dialect.sql(
-                "INSERT INTO member_departments (corp_id, userid, dept_id) VALUES ($1, $2, $3)",
-            ),
-        )
-        .bind(corp.id.as_str())
-        .bind(b.admin.userid.as_str())
-        .bind(i64::from(DeptId::ROOT.get()))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.map_err(e))?;
-        sqlx::query(
-            &self
-                .dialect
-                .sql("INSERT INTO admins (corp_id, userid, role) VALUES ($1, $2, 'super')"),
-        )
-        .bind(corp.id.as_str())
-        .bind(b.admin.userid.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.map_err(e))?;
-        sqlx::query(&self.dialect.sql("INSERT INTO credentials (corp_id, credential_key, secret_digest, rotated_at) VALUES ($1, $2, $3, $4)"))
-            .bind(corp.id.as_str())
-            .bind(CredentialKind::ContactSync.storage_key())
-            .bind(b.contact_secret.as_str())
-            .bind(corp.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.map_err(e))?;
-        audit::append(self.dialect, &mut tx, record).await?;
+        self.insert_corp(&mut tx, b, record).await?;
         tx.commit().await.map_err(|e| self.map_err(e))
+    }
+
+    async fn create_first_corp(
+        &self,
+        b: &CorpBootstrap,
+        record: &AuditRecord,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        if let Some(lock) = self.dialect.bootstrap_lock() {
+            sqlx::query(lock)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.map_err(e))?;
+        }
+        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM corps")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        if existing > 0 {
+            return Ok(false);
+        }
+        self.insert_corp(&mut tx, b, record).await?;
+        tx.commit().await.map_err(|e| self.map_err(e))?;
+        Ok(true)
     }
 
     async fn get_corp(&self, id: &CorpId) -> StoreResult<Corp> {
@@ -181,5 +145,80 @@ impl CorpStore for SqlStore {
         .map_err(|e| self.map_err(e))?;
         self.commit_audited_update(tx, done.rows_affected(), record)
             .await
+    }
+}
+
+impl SqlStore {
+    /// Writes a corp and everything created with it inside `tx`.
+    async fn insert_corp(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        b: &CorpBootstrap,
+        record: &AuditRecord,
+    ) -> StoreResult<()> {
+        let corp = &b.corp;
+        sqlx::query(
+            &self
+                .dialect
+                .sql("INSERT INTO corps (corp_id, name, plan, created_at) VALUES ($1, $2, $3, $4)"),
+        )
+        .bind(corp.id.as_str())
+        .bind(corp.name.as_str())
+        .bind(corp.plan.as_str())
+        .bind(corp.created_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        sqlx::query(&self.dialect.sql("INSERT INTO departments (corp_id, dept_id, name, parent_id, sort_order) VALUES ($1, $2, $3, NULL, 0)"))
+            .bind(corp.id.as_str())
+            .bind(i64::from(DeptId::ROOT.get()))
+            .bind(corp.name.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        sqlx::query(&self.dialect.sql(
+            "INSERT INTO members (corp_id, userid, name, status, password_hash, must_change_password, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6)",
+        ))
+        .bind(corp.id.as_str())
+        .bind(b.admin.userid.as_str())
+        .bind(&b.admin.name)
+        .bind(MemberStatus::Active.code())
+        .bind(&b.admin.password_hash.0)
+        .bind(corp.created_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        sqlx::query(
+            &self.dialect.sql(
+                "INSERT INTO member_departments (corp_id, userid, dept_id) VALUES ($1, $2, $3)",
+            ),
+        )
+        .bind(corp.id.as_str())
+        .bind(b.admin.userid.as_str())
+        .bind(i64::from(DeptId::ROOT.get()))
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        sqlx::query(
+            &self
+                .dialect
+                .sql("INSERT INTO admins (corp_id, userid, role) VALUES ($1, $2, 'super')"),
+        )
+        .bind(corp.id.as_str())
+        .bind(b.admin.userid.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        sqlx::query(&self.dialect.sql("INSERT INTO credentials (corp_id, credential_key, secret_digest, rotated_at) VALUES ($1, $2, $3, $4)"))
+            .bind(corp.id.as_str())
+            .bind(CredentialKind::ContactSync.storage_key())
+            .bind(b.contact_secret.as_str())
+            .bind(corp.created_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        audit::append(self.dialect, tx, record).await?;
+        Ok(())
     }
 }

@@ -65,6 +65,16 @@ impl Dialect {
         }
     }
 
+    /// A statement that serialises first-start bootstraps across nodes for
+    /// the rest of the transaction (SQLite's write lock already does).
+    pub(crate) fn bootstrap_lock(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            // An arbitrary application-wide key: "qiye" in ASCII.
+            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(1903323493)"),
+        }
+    }
+
     pub(crate) fn max_connections(self) -> u32 {
         match self {
             Dialect::Sqlite => 8,
