@@ -109,11 +109,6 @@ impl Services {
         &self.clock
     }
 
-    /// The rate limiters.
-    pub fn limiters(&self) -> &RateLimiters {
-        &self.limiters
-    }
-
     /// One round of background work: prunes long-expired tokens and forgets
     /// idle rate-limit keys. Returns how many tokens were pruned.
     pub async fn housekeeping(&self) -> AppResult<u64> {

@@ -163,11 +163,6 @@ impl AppSettingsChange {
             app.report_enter = flag;
         }
     }
-
-    /// Whether the change changes nothing.
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
 }
 
 #[cfg(test)]
@@ -226,10 +221,8 @@ mod tests {
             report_enter: Some(true),
             ..Default::default()
         };
-        assert!(!change.is_empty());
         change.apply_to(&mut app);
         assert!(app.report_enter);
         assert_eq!(app.name.as_str(), "OA");
-        assert!(AppSettingsChange::default().is_empty());
     }
 }

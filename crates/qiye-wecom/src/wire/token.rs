@@ -19,10 +19,3 @@ pub struct GetTokenResponse {
     /// Seconds until it expires.
     pub expires_in: i64,
 }
-
-/// `getcallbackip` / `get_api_domain_ip` payload.
-#[derive(Debug, Serialize)]
-pub struct IpListResponse {
-    /// IP addresses.
-    pub ip_list: Vec<String>,
-}
