@@ -22,28 +22,19 @@ on_both_backends!(
     rate_limits_per_corp_app_and_ip,
     cached_reads_see_writes_through_the_server,
     strangers_cannot_spend_a_corps_budget,
+    housekeeping_prunes_long_expired_tokens,
 );
 
 async fn gettoken_issues_one_token_per_secret(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let corp = app.corp("Alpha").await;
-    let first = app
-        .get(&format!(
-            "/cgi-bin/gettoken?corpid={}&corpsecret={}",
-            corp.corpid, corp.secret
-        ))
-        .await;
+    let first = app.gettoken(&corp.corpid, &corp.secret).await;
     assert_eq!(first["errmsg"], "ok");
     assert_eq!(first["expires_in"], 7200);
     let token = first["access_token"].as_str().unwrap();
     assert!(!token.is_empty() && token.len() <= 512);
     app.clock.advance_secs(100);
-    let again = app
-        .get(&format!(
-            "/cgi-bin/gettoken?corpid={}&corpsecret={}",
-            corp.corpid, corp.secret
-        ))
-        .await;
+    let again = app.gettoken(&corp.corpid, &corp.secret).await;
     assert_eq!(
         again["access_token"], first["access_token"],
         "same token while valid"
@@ -175,12 +166,7 @@ async fn rotation_revokes_tokens_and_secret(backend: Backend) {
         ),
         40014
     );
-    let old = app
-        .get(&format!(
-            "/cgi-bin/gettoken?corpid={}&corpsecret={secret}",
-            corp.corpid
-        ))
-        .await;
+    let old = app.gettoken(&corp.corpid, &secret).await;
     assert_eq!(errcode(&old), 40001);
     let new_token = app.token(&corp.corpid, new_secret.expose()).await;
     assert_ne!(new_token, token);
@@ -197,12 +183,7 @@ async fn rotation_revokes_tokens_and_secret(backend: Backend) {
         .rotate_secret(&corp.corpid, CredentialKind::ContactSync, Actor::System)
         .await
         .unwrap();
-    let old_contact = app
-        .get(&format!(
-            "/cgi-bin/gettoken?corpid={}&corpsecret={}",
-            corp.corpid, corp.secret
-        ))
-        .await;
+    let old_contact = app.gettoken(&corp.corpid, &corp.secret).await;
     assert_eq!(errcode(&old_contact), 40001);
 }
 
@@ -366,12 +347,7 @@ async fn tenants_cannot_touch_each_other(backend: Backend) {
     let b_apps = app.services.list_apps(&b.corpid).await.unwrap();
     assert_eq!(b_apps[0].name.as_str(), "Beta OA");
     // B's secret does not open A, and A's token is not B's.
-    let cross = app
-        .get(&format!(
-            "/cgi-bin/gettoken?corpid={}&corpsecret={}",
-            a.corpid, b.secret
-        ))
-        .await;
+    let cross = app.gettoken(&a.corpid, &b.secret).await;
     assert_eq!(errcode(&cross), 40001);
     assert!(
         app.services
@@ -585,15 +561,32 @@ async fn strangers_cannot_spend_a_corps_budget(backend: Backend) {
     // Failed guesses counted only against the guesser's IP, not the corp.
     app.token(&corp.corpid, &corp.secret).await;
     app.token(&corp.corpid, &corp.secret).await;
-    let over = app
-        .get(&format!(
-            "/cgi-bin/gettoken?corpid={}&corpsecret={}",
-            corp.corpid, corp.secret
-        ))
-        .await;
+    let over = app.gettoken(&corp.corpid, &corp.secret).await;
     assert_eq!(
         errcode(&over),
         45009,
         "the corp's own calls are still limited"
+    );
+}
+
+async fn housekeeping_prunes_long_expired_tokens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let corp = app.corp("Alpha").await;
+    let token = app.token(&corp.corpid, &corp.secret).await;
+    let list = format!("/cgi-bin/agent/list?access_token={token}");
+    app.clock.advance_secs(7200);
+    assert_eq!(
+        app.services.housekeeping().await.unwrap(),
+        0,
+        "just expired: kept"
+    );
+    assert_eq!(errcode(&app.get(&list).await), 42001);
+    app.clock
+        .advance_secs(qiye_app::EXPIRED_TOKEN_RETENTION_SECS + 1);
+    assert_eq!(app.services.housekeeping().await.unwrap(), 1);
+    assert_eq!(
+        errcode(&app.get(&list).await),
+        40014,
+        "pruned tokens are unknown"
     );
 }

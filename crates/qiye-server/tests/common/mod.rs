@@ -130,12 +130,16 @@ impl TestApp {
         (app.agentid.get(), secret.expose().to_owned())
     }
 
+    /// `gettoken` for a corp and secret (the raw reply).
+    pub async fn gettoken(&self, corp: &CorpId, secret: &str) -> Value {
+        self.get(&format!(
+            "/cgi-bin/gettoken?corpid={corp}&corpsecret={secret}"
+        ))
+        .await
+    }
+
     pub async fn token(&self, corp: &CorpId, secret: &str) -> String {
-        let reply = self
-            .get(&format!(
-                "/cgi-bin/gettoken?corpid={corp}&corpsecret={secret}"
-            ))
-            .await;
+        let reply = self.gettoken(corp, secret).await;
         assert_eq!(reply["errcode"], 0, "{reply}");
         reply["access_token"].as_str().expect("token").to_owned()
     }
