@@ -127,6 +127,12 @@ impl DeptId {
     }
 }
 
+impl fmt::Display for DeptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// An app's id inside its corp. Self-built apps are numbered from
 /// [`AgentId::FIRST`], as WeCom numbers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

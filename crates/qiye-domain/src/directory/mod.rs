@@ -1,6 +1,26 @@
-//! The parts of the directory the foundation needs: the root department, the
-//! first member, and administrator roles. The full directory (departments,
-//! members, tags) builds on these.
+//! The directory (通讯录): departments, members, tags, who may see and
+//! change what, and the rules every change passes.
+//!
+//! - [`model`]: the entities and field validation;
+//! - [`state`]: a corp's directory in memory, its invariants, and the
+//!   commands that turn a request into a validated [`DirChange`];
+//! - [`change`]: the change itself, which is persisted, applied, audited and
+//!   sent to callbacks;
+//! - [`access`]: ranges, reach, visibility rules and field permissions.
+
+pub mod access;
+pub mod change;
+pub mod error;
+pub mod model;
+pub mod state;
+
+pub use access::{FieldRule, Policy, ProtectedField, Range, Reach, Viewer, VisibilityRule};
+pub use change::DirChange;
+pub use error::DirError;
+pub use model::{
+    Department, ExtAttr, ExtAttrValue, Gender, Member, MemberFields, Membership, Tag, TagId,
+};
+pub use state::{DeptPatch, Directory, NewDept, TagTargetOutcome};
 
 use crate::ids::{DeptId, UserId};
 use crate::secret::PasswordHash;
