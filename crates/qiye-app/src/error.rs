@@ -86,6 +86,12 @@ pub enum AppError {
     /// The corp's plan does not allow this.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A directory rule refused the operation.
+    #[error(transparent)]
+    Dir(#[from] qiye_domain::directory::DirError),
+    /// The callback URL did not pass verification.
+    #[error("callback URL verification failed: {0}")]
+    CallbackUnreachable(String),
     /// The corp does not exist (operator commands).
     #[error("corp not found")]
     CorpNotFound,

@@ -9,7 +9,9 @@
 
 pub mod apps;
 pub mod auth;
+pub mod callbacks;
 pub mod corps;
+pub mod directory;
 pub mod error;
 pub mod limits;
 mod password;
@@ -60,6 +62,10 @@ pub struct Services {
     limiters: RateLimiters,
     token_cache: Option<moka::sync::Cache<String, Arc<AuthContext>>>,
     app_cache: Option<moka::sync::Cache<(CorpId, AgentId), App>>,
+    /// Each corp's directory in memory.
+    directories: directory::cache::DirectoryCache,
+    /// The wire side of callbacks, when enabled.
+    callback_wire: Option<Arc<dyn callbacks::CallbackWire>>,
     /// Bumped before every invalidation, so a read that raced an
     /// invalidation never leaves a stale entry behind (see [`Services::cache_fill`]).
     cache_generation: AtomicU64,
@@ -95,8 +101,16 @@ impl Services {
             limiters: RateLimiters::new(config.rate_limits),
             token_cache,
             app_cache,
+            directories: Default::default(),
+            callback_wire: None,
             cache_generation: AtomicU64::new(0),
         }
+    }
+
+    /// Enables callbacks through this wire implementation.
+    pub fn with_callback_wire(mut self, wire: Arc<dyn callbacks::CallbackWire>) -> Self {
+        self.callback_wire = Some(wire);
+        self
     }
 
     /// The store (for readiness checks).

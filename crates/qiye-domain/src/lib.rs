@@ -12,11 +12,14 @@
 
 pub mod app;
 pub mod audit;
+pub mod callback;
 pub mod clock;
 pub mod corp;
 pub mod credential;
 pub mod directory;
 pub mod ids;
+pub mod job;
+pub mod media;
 pub mod plan;
 pub mod ports;
 pub mod rate;

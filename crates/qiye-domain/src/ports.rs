@@ -13,10 +13,15 @@ use async_trait::async_trait;
 
 use crate::app::{App, AppSettingsChange, NewApp};
 use crate::audit::{AuditEntry, AuditRecord};
+use crate::callback::{CallbackConfig, OutboxEntry, OutboxItem};
 use crate::corp::{Corp, CorpSize};
 use crate::credential::{CredentialKind, Principal};
-use crate::directory::NewAdminMember;
-use crate::ids::{AgentId, CorpId};
+use crate::directory::{
+    AdminRole, DirChange, Directory, NewAdminMember, Policy, ProtectedField, Range,
+};
+use crate::ids::{AgentId, CorpId, DeptId, UserId};
+use crate::job::ImportJob;
+use crate::media::MediaRecord;
 use crate::plan::Plan;
 use crate::rate::CorpRateOverride;
 use crate::secret::{SecretDigest, TokenString};
@@ -155,10 +160,167 @@ pub trait AuditStore: Send + Sync {
     async fn tail_audit(&self, corp: &CorpId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
 }
 
+/// Directory changes to commit together, if nobody changed the directory
+/// since `expected_version`.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectoryCommit<'a> {
+    /// The corp.
+    pub corp: &'a CorpId,
+    /// The version the changes were validated against.
+    pub expected_version: i64,
+    /// The changes, in order.
+    pub changes: &'a [DirChange],
+    /// When (ms).
+    pub at: i64,
+    /// Audit records to append with them.
+    pub audit: &'a [AuditRecord],
+    /// Callback events to queue with them.
+    pub outbox: &'a [OutboxEntry],
+}
+
+/// The directory: departments, members, tags.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// The corp's directory version (bumped by every commit).
+    async fn directory_version(&self, corp: &CorpId) -> StoreResult<i64>;
+    /// The corp's whole directory with its version.
+    async fn load_directory(&self, corp: &CorpId) -> StoreResult<(i64, Directory)>;
+    /// Persists `commit.changes` and returns the new version; `Conflict` (and
+    /// nothing written) when the version is no longer `expected_version`.
+    async fn commit_directory(&self, commit: DirectoryCommit<'_>) -> StoreResult<i64>;
+    /// The name a deleted member had, for history.
+    async fn former_member_name(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+    ) -> StoreResult<Option<String>>;
+}
+
+/// Who may do what: app ranges, administrators, visibility and field rules.
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    /// An app's visible range; `None` when it is visible to the whole corp.
+    async fn app_range(&self, corp: &CorpId, agentid: AgentId) -> StoreResult<Option<Range>>;
+    /// Sets an app's visible range (`None`: the whole corp).
+    async fn set_app_range(
+        &self,
+        corp: &CorpId,
+        agentid: AgentId,
+        range: Option<&Range>,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// A member's administrator role, if any.
+    async fn admin_role(&self, corp: &CorpId, userid: &UserId) -> StoreResult<Option<AdminRole>>;
+    /// All administrators.
+    async fn list_admins(&self, corp: &CorpId) -> StoreResult<Vec<(UserId, AdminRole)>>;
+    /// Makes a member an administrator (replacing a previous role).
+    async fn grant_admin(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+        role: &AdminRole,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Removes a member's administrator role; `NotFound` if they had none.
+    async fn revoke_admin(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// The corp's visibility and field rules.
+    async fn load_policy(&self, corp: &CorpId) -> StoreResult<Policy>;
+    /// Hides a department from all but `audience` (`None`: removes the rule).
+    async fn set_visibility_rule(
+        &self,
+        corp: &CorpId,
+        dept: DeptId,
+        audience: Option<&Range>,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Restricts who reads a field (`None`: removes the rule).
+    async fn set_field_rule(
+        &self,
+        corp: &CorpId,
+        field: &ProtectedField,
+        readers: Option<(bool, &Range)>,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+}
+
+/// Callback settings and the outbox.
+#[async_trait]
+pub trait CallbackStore: Send + Sync {
+    /// An app's callback settings.
+    async fn callback_config(
+        &self,
+        corp: &CorpId,
+        agentid: AgentId,
+    ) -> StoreResult<Option<CallbackConfig>>;
+    /// The apps of a corp with callback settings.
+    async fn callback_apps(&self, corp: &CorpId) -> StoreResult<Vec<AgentId>>;
+    /// Sets (or with `None` removes) an app's callback settings.
+    async fn set_callback_config(
+        &self,
+        corp: &CorpId,
+        agentid: AgentId,
+        config: Option<&CallbackConfig>,
+        at: i64,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Queues events outside a directory commit.
+    async fn enqueue(&self, corp: &CorpId, entries: &[OutboxEntry], at: i64) -> StoreResult<()>;
+    /// Claims up to `limit` deliverable events: for each app, only the
+    /// oldest undelivered one (delivery is in order per app), if it is due and
+    /// not leased; each claimed row is leased until `now + lease_ms`.
+    async fn claim_due(&self, now: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<OutboxItem>>;
+    /// Records a delivery attempt: delivered, or failed with a retry time.
+    async fn finish_delivery(
+        &self,
+        seq: i64,
+        now: i64,
+        outcome: Result<(), (String, i64)>,
+    ) -> StoreResult<()>;
+    /// The newest `limit` outbox rows of an app (the delivery log), newest first.
+    async fn delivery_log(
+        &self,
+        corp: &CorpId,
+        agentid: AgentId,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>>;
+}
+
+/// Uploaded media and import jobs.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Records an upload whose bytes are already stored.
+    async fn insert_media(&self, media: &MediaRecord) -> StoreResult<()>;
+    /// An upload.
+    async fn get_media(&self, corp: &CorpId, media_id: &str) -> StoreResult<MediaRecord>;
+    /// Creates a job.
+    async fn insert_job(&self, job: &ImportJob) -> StoreResult<()>;
+    /// Saves a job's status, progress and results.
+    async fn update_job(&self, job: &ImportJob) -> StoreResult<()>;
+    /// A job.
+    async fn get_job(&self, corp: &CorpId, jobid: &str) -> StoreResult<ImportJob>;
+    /// Jobs not finished (to resume after a restart).
+    async fn unfinished_jobs(&self) -> StoreResult<Vec<ImportJob>>;
+}
+
 /// A complete storage backend.
 #[async_trait]
 pub trait Store:
-    CorpStore + AppStore + CredentialStore + AuditStore + Send + Sync + 'static
+    CorpStore
+    + AppStore
+    + CredentialStore
+    + AuditStore
+    + DirectoryStore
+    + AccessStore
+    + CallbackStore
+    + JobStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

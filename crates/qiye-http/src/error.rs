@@ -72,6 +72,8 @@ impl From<AppError> for ApiError {
                 ErrCode::InvalidParameter
             }
             AppError::Plan(_) => ErrCode::PlanLimit,
+            AppError::Dir(dir) => dir_errcode(dir),
+            AppError::CallbackUnreachable(_) => ErrCode::InvalidCallbackUrl,
             AppError::Store(cause) => {
                 tracing::error!(%cause, "storage failure");
                 return ApiError::new(ErrCode::SystemBusy);
@@ -84,6 +86,12 @@ impl From<AppError> for ApiError {
         };
         ApiError { code, detail }
     }
+}
+
+/// A directory refusal's errcode; the number comes from the domain (it is
+/// also written into import job results), the table must hold it.
+pub fn dir_errcode(err: &qiye_domain::directory::DirError) -> ErrCode {
+    ErrCode::from_code(err.errcode()).unwrap_or(ErrCode::InvalidParameter)
 }
 
 impl From<WireError> for ApiError {
@@ -105,6 +113,56 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
     use qiye_app::LimitScope;
+
+    #[test]
+    fn every_directory_refusal_has_its_own_code_in_the_table() {
+        use qiye_domain::directory::DirError;
+        let all = [
+            DirError::DeptNameLength,
+            DirError::DeptNameChars,
+            DirError::DeptNotFound(2),
+            DirError::ParentNotFound(2),
+            DirError::DeptHasMembers,
+            DirError::DeptHasChildren,
+            DirError::RootImmutable,
+            DirError::DeptExists,
+            DirError::DeptCycle,
+            DirError::DeptIdInvalid,
+            DirError::NoPrivilege,
+            DirError::UserExists,
+            DirError::MobileInvalid,
+            DirError::MobileTaken,
+            DirError::EmailInvalid,
+            DirError::EmailTaken,
+            DirError::TooManyDepartments,
+            DirError::UserNotFound,
+            DirError::MemberNameInvalid,
+            DirError::UserIdInvalid,
+            DirError::UserListInvalid,
+            DirError::ListTooLong,
+            DirError::TagNotFound,
+            DirError::TagTargetsAllInvalid,
+            DirError::TagExists,
+            DirError::TagNameLength,
+            DirError::FieldInvalid {
+                field: "x",
+                reason: "y".into(),
+            },
+            DirError::DeleteProtection {
+                would_delete: 1,
+                current: 2,
+            },
+        ];
+        for err in all {
+            let code = ErrCode::from_code(err.errcode());
+            assert!(
+                code.is_some(),
+                "{err:?} has errcode {} not in the table",
+                err.errcode()
+            );
+            assert_eq!(ApiError::from(AppError::Dir(err)).code, code.unwrap());
+        }
+    }
 
     #[test]
     fn every_mapped_code_is_in_the_table() {

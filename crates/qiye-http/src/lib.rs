@@ -8,6 +8,7 @@
 //! WeCom way and counts every request; nothing under `/cgi-bin` ever answers
 //! with HTML or a non-200 status.
 
+pub mod callback;
 pub mod cgi;
 pub mod envelope;
 pub mod error;

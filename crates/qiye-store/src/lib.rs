@@ -16,11 +16,15 @@
 //! - a write transaction holds the write lock before it reads what it
 //!   decides on, so concurrent `gettoken` calls share one token.
 
+mod access;
 mod apps;
 mod audit;
+mod callbacks;
 mod corps;
 mod credentials;
 mod dialect;
+mod directory;
+mod jobs;
 mod rows;
 pub mod testing;
 

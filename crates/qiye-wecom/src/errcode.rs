@@ -77,6 +77,68 @@ errcodes! {
     ApiNotFound = 48005, "api not found";
     /// The corp's plan does not allow this.
     PlanLimit = 45024, "account quota exceeded";
+    /// Malformed userid.
+    InvalidUserId = 40003, "invalid UserID";
+    /// A list names members that do not exist.
+    InvalidUserIdList = 40031, "invalid UserID list";
+    /// A list is longer than the API allows.
+    ListTooLong = 40032, "UserID list size too long";
+    /// Invalid callback URL, or URL verification failed.
+    InvalidCallbackUrl = 40057, "invalid callback url";
+    /// No such tag.
+    InvalidTagId = 40068, "invalid tagid";
+    /// Every member and department of a tag change was invalid.
+    AllTagTargetsInvalid = 40070, "all users and parties are invalid";
+    /// Tag name already used.
+    TagNameExists = 40071, "tagname already exists";
+    /// Tag name empty or longer than 32 characters.
+    InvalidTagNameLength = 40072, "invalid tagname size";
+    /// No such job.
+    InvalidJobId = 40088, "invalid jobid";
+    /// The media file is missing, of the wrong type or size.
+    InvalidMedia = 40004, "invalid media";
+    /// The import file's content cannot be read.
+    InvalidImportFile = 40092, "invalid import file content";
+    /// `replaceuser` would delete more members than the protection allows.
+    DeleteProtection = 45026, "delete protection triggered";
+    /// Department name empty or too long.
+    InvalidDeptNameLength = 60001, "invalid department name length";
+    /// No such department.
+    DepartmentNotFound = 60003, "department not found";
+    /// The parent department does not exist.
+    ParentDepartmentNotFound = 60004, "parent department not found";
+    /// The department still has members.
+    DepartmentHasMembers = 60005, "department has members";
+    /// The department still has sub-departments.
+    DepartmentHasChildren = 60006, "department has sub departments";
+    /// The root department cannot be deleted or moved.
+    RootDepartmentImmutable = 60007, "root department cannot be deleted";
+    /// Same id, or same name under the same parent.
+    DepartmentExists = 60008, "department already exists";
+    /// Department name contains \:*?"<>|.
+    InvalidDeptNameChars = 60009, "department name contains illegal characters";
+    /// Moving would put a department under itself.
+    DepartmentCycle = 60010, "department cycle";
+    /// Outside the caller's visible range or scope.
+    NoPrivilege = 60011, "no privilege to access/modify contact/party/agent";
+    /// Userid already used.
+    UserIdExists = 60102, "UserID already exists";
+    /// Malformed mobile.
+    InvalidMobile = 60103, "mobile is invalid";
+    /// Mobile already used by another member.
+    MobileExists = 60104, "mobile already exists";
+    /// Malformed e-mail.
+    InvalidEmail = 60105, "email is invalid";
+    /// E-mail already used by another member.
+    EmailExists = 60106, "email already exists";
+    /// A member in more than 20 departments.
+    TooManyDepartments = 60110, "too many departments of a member";
+    /// No such member.
+    UserIdNotFound = 60111, "UserID not found";
+    /// Member name empty or too long.
+    InvalidMemberName = 60112, "invalid name";
+    /// Invalid department id.
+    InvalidDepartmentId = 60123, "invalid department id";
     /// The token's app may not act on another app.
     NoAppPermission = 301002, "no permission to access the app";
 }
@@ -104,6 +166,65 @@ impl ErrCode {
     /// When the code is returned, in a sentence.
     pub fn doc(self) -> &'static str {
         match self {
+            ErrCode::InvalidUserId => "a userid that is not 1-64 of `[A-Za-z0-9_-@.]`",
+            ErrCode::InvalidUserIdList => {
+                "`direct_leader` (or another list) names members that do not exist"
+            }
+            ErrCode::ListTooLong => {
+                "`user/batchdelete` over 200, `tag/addtagusers` over 1000 users / 100 parties"
+            }
+            ErrCode::InvalidCallbackUrl => {
+                "callback settings whose URL did not answer the echostr handshake"
+            }
+            ErrCode::InvalidTagId => "a tagid that does not exist",
+            ErrCode::AllTagTargetsInvalid => {
+                "`tag/addtagusers` / `deltagusers` where every user and party is invalid"
+            }
+            ErrCode::TagNameExists => "`tag/create` / `update` with a name (or tagid) already used",
+            ErrCode::InvalidTagNameLength => {
+                "a tag name that is empty or longer than 32 characters"
+            }
+            ErrCode::InvalidJobId => "`batch/getresult` with an unknown jobid",
+            ErrCode::InvalidMedia => {
+                "an upload of the wrong type or size, or an unknown / expired media_id"
+            }
+            ErrCode::InvalidImportFile => {
+                "an import file that cannot be read (format, header, encoding)"
+            }
+            ErrCode::DeleteProtection => {
+                "`batch/replaceuser` that would delete more members than allowed"
+            }
+            ErrCode::InvalidDeptNameLength => {
+                "a department name that is empty or longer than 64 characters"
+            }
+            ErrCode::DepartmentNotFound => "a department id that does not exist",
+            ErrCode::ParentDepartmentNotFound => {
+                "`parentid` names a department that does not exist"
+            }
+            ErrCode::DepartmentHasMembers => "`department/delete` of a department with members",
+            ErrCode::DepartmentHasChildren => {
+                "`department/delete` of a department with sub-departments"
+            }
+            ErrCode::RootDepartmentImmutable => "deleting or moving department 1",
+            ErrCode::DepartmentExists => {
+                "a department id already used, or a sibling with the same name"
+            }
+            ErrCode::InvalidDeptNameChars => "a department name containing one of `\\:*?\"<>|`",
+            ErrCode::DepartmentCycle => "moving a department under itself or its descendants",
+            ErrCode::NoPrivilege => {
+                "outside the app's visible range, the admin's scope, or another app's tag"
+            }
+            ErrCode::UserIdExists => "`user/create` (or a rename) with a userid already used",
+            ErrCode::InvalidMobile => "a malformed mobile number",
+            ErrCode::MobileExists => "a mobile number another member has",
+            ErrCode::InvalidEmail => "a malformed e-mail address",
+            ErrCode::EmailExists => "an e-mail address another member has",
+            ErrCode::TooManyDepartments => "a member in more than 20 departments",
+            ErrCode::UserIdNotFound => "a userid that does not exist (or is outside the lookup)",
+            ErrCode::InvalidMemberName => {
+                "a member name that is empty or longer than 64 characters"
+            }
+            ErrCode::InvalidDepartmentId => "a department id that is not a positive 32-bit integer",
             ErrCode::SystemBusy => {
                 "storage unavailable or an internal error (logged with the request id); retry"
             }

@@ -104,3 +104,41 @@ pub enum DirError {
         current: u64,
     },
 }
+
+impl DirError {
+    /// WeCom's errcode for this reason. It is the one mapping, used both by
+    /// API replies and by the per-row results of import jobs.
+    pub fn errcode(&self) -> i64 {
+        match self {
+            DirError::DeptNameLength => 60001,
+            DirError::DeptNameChars => 60009,
+            DirError::DeptNotFound(_) => 60003,
+            DirError::ParentNotFound(_) => 60004,
+            DirError::DeptHasMembers => 60005,
+            DirError::DeptHasChildren => 60006,
+            DirError::RootImmutable => 60007,
+            DirError::DeptExists => 60008,
+            DirError::DeptCycle => 60010,
+            DirError::DeptIdInvalid => 60123,
+            DirError::NoPrivilege => 60011,
+            DirError::UserExists => 60102,
+            DirError::MobileInvalid => 60103,
+            DirError::MobileTaken => 60104,
+            DirError::EmailInvalid => 60105,
+            DirError::EmailTaken => 60106,
+            DirError::TooManyDepartments => 60110,
+            DirError::UserNotFound => 60111,
+            DirError::MemberNameInvalid => 60112,
+            DirError::UserIdInvalid => 40003,
+            DirError::UserListInvalid => 40031,
+            DirError::ListTooLong => 40032,
+            DirError::TagNotFound => 40068,
+            DirError::TagTargetsAllInvalid => 40070,
+            DirError::TagExists => 40071,
+            DirError::TagNameLength => 40072,
+            DirError::FieldInvalid { .. } => 40058,
+            DirError::Plan(_) => 45024,
+            DirError::DeleteProtection { .. } => 45026,
+        }
+    }
+}

@@ -107,7 +107,10 @@ impl Directory {
         for d in depts {
             dir.insert_dept(d);
         }
-        for m in members {
+        let known: HashSet<UserId> = members.iter().map(|m| m.userid.clone()).collect();
+        for mut m in members {
+            // A deleted leader is dropped from their reports' lists.
+            m.direct_leader.retain(|l| known.contains(l));
             dir.insert_member(m);
         }
         for t in tags {
