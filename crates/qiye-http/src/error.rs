@@ -94,6 +94,12 @@ pub fn dir_errcode(err: &qiye_domain::directory::DirError) -> ErrCode {
     ErrCode::from_code(err.errcode()).unwrap_or(ErrCode::InvalidParameter)
 }
 
+impl From<qiye_domain::directory::DirError> for ApiError {
+    fn from(err: qiye_domain::directory::DirError) -> Self {
+        ApiError::from(AppError::Dir(err))
+    }
+}
+
 impl From<WireError> for ApiError {
     fn from(err: WireError) -> Self {
         ApiError::with_detail(err.code, err.detail)

@@ -1,11 +1,12 @@
-//! The command line: `qiye serve`, the bootstrap commands (`corp`, `app`),
-//! `audit tail`, `config example`, `errcodes`. Every subcommand that touches
-//! the database finds it the same way (config file, `QIYE_*`, flags).
+//! The command line: `qiye serve`, the operator commands (`corp`, `app`,
+//! `admin`, `directory`), `audit tail`, `config example`, `errcodes`. Every
+//! subcommand that touches the database finds it the same way (config file,
+//! `QIYE_*`, flags).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Overrides;
 
@@ -46,6 +47,12 @@ pub enum Command {
     /// Manage a corp's self-built apps.
     #[command(subcommand)]
     App(AppCommand),
+    /// Manage a corp's administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Import and export a corp's directory (members and departments).
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -176,6 +183,205 @@ pub enum AppCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Set where an app receives callbacks (after the URL passes the
+    /// echostr handshake), or remove its callback settings.
+    SetCallback {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// The app.
+        #[arg(long)]
+        agentid: i64,
+        /// The receiver's http(s) URL.
+        #[arg(long, required_unless_present = "remove")]
+        url: Option<String>,
+        /// Token for signatures (1-32 letters and digits).
+        #[arg(long, required_unless_present = "remove")]
+        token: Option<String>,
+        /// EncodingAESKey (43 characters).
+        #[arg(long, required_unless_present = "remove")]
+        aes_key: Option<String>,
+        /// Remove the callback settings instead (queued events are no longer sent).
+        #[arg(long, conflicts_with_all = ["url", "token", "aes_key"])]
+        remove: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set which part of the directory an app sees (its visible range).
+    SetRange {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// The app.
+        #[arg(long)]
+        agentid: i64,
+        /// The whole corp.
+        #[arg(long, conflicts_with_all = ["depts", "users", "tags"], required_unless_present_any = ["depts", "users", "tags"])]
+        all: bool,
+        /// Department ids, each with its subtree (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        depts: Vec<i64>,
+        /// Userids (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        users: Vec<String>,
+        /// Tag ids (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an app's newest callback events and whether they were delivered.
+    Deliveries {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// The app.
+        #[arg(long)]
+        agentid: i64,
+        /// How many events (at most 1000).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `qiye admin ...`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make a member an administrator (replacing any role they had).
+    Grant {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// The member.
+        #[arg(long)]
+        userid: String,
+        /// Super administrator: manages the whole corp.
+        #[arg(
+            long = "super",
+            conflicts_with = "scope",
+            required_unless_present = "scope"
+        )]
+        super_admin: bool,
+        /// Scoped administrator of these departments and their subtrees:
+        /// `dept:ID` (comma-separated, or repeat the flag).
+        #[arg(long, value_delimiter = ',', value_name = "dept:ID")]
+        scope: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a member's administrator role away.
+    Revoke {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// The member.
+        #[arg(long)]
+        userid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a corp's administrators.
+    List {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// How a member file is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportModeArg {
+    /// Create and update the members in the file.
+    Sync,
+    /// Also delete members the file does not list (with delete protection).
+    Replace,
+}
+
+/// A spreadsheet format to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormatArg {
+    /// UTF-8 CSV with a byte order mark.
+    Csv,
+    /// An Excel workbook.
+    Xlsx,
+}
+
+/// The language of written header rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LanguageArg {
+    /// WeCom's Chinese template headers.
+    Zh,
+    /// English headers named like the API fields.
+    En,
+}
+
+/// `qiye directory ...`
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Import members from a CSV or XLSX file in WeCom's member template.
+    /// Bad rows are reported and skipped; the others are committed together.
+    Import {
+        /// The member file (.csv or .xlsx).
+        file: PathBuf,
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// sync: create and update; replace: also delete unlisted members.
+        #[arg(long, value_enum, default_value_t = ImportModeArg::Sync)]
+        mode: ImportModeArg,
+        /// Only report what would change.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the outcome of every row to this file (.csv or .xlsx).
+        #[arg(long, value_name = "OUT")]
+        report: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the department tree with a department file's: listed
+    /// departments are created or updated, unlisted ones deleted.
+    ImportDepartments {
+        /// The department file (.csv or .xlsx).
+        file: PathBuf,
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// Only report what would change.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the outcome of every row to this file (.csv or .xlsx).
+        #[arg(long, value_name = "OUT")]
+        report: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export every member as a member file that `import` reads back.
+    Export {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// File format.
+        #[arg(long, value_enum, default_value_t = FileFormatArg::Csv)]
+        format: FileFormatArg,
+        /// Output file, `-` for standard output [default: directory-<corpid>.<csv|xlsx>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Header language.
+        #[arg(long, value_enum, default_value_t = LanguageArg::Zh)]
+        lang: LanguageArg,
     },
 }
 

@@ -13,6 +13,7 @@ use anyhow::Context;
 use qiye_app::Services;
 use qiye_domain::clock::{Clock, SystemClock};
 use qiye_domain::ports::Store;
+use qiye_http::callback::WecomCallbackWire;
 use qiye_store::SqlStore;
 
 pub use config::Config;
@@ -37,15 +38,16 @@ pub fn services(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Se
     services_with_clock(config, store, Arc::new(SystemClock))
 }
 
-/// Builds the use-case layer over a store and a given clock (tests move time).
+/// Builds the use-case layer over a store and a given clock (tests move
+/// time), with callbacks sent the way WeCom sends them: the server needs
+/// the wire to deliver events, the CLI to verify a callback URL.
 pub fn services_with_clock(
     config: &Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Services>> {
-    Ok(Arc::new(Services::new(
-        store,
-        clock,
-        config.services_config()?,
-    )))
+    Ok(Arc::new(
+        Services::new(store, clock, config.services_config()?)
+            .with_callback_wire(Arc::new(WecomCallbackWire::new())),
+    ))
 }

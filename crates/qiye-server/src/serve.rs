@@ -1,5 +1,6 @@
 //! `qiye serve`: the HTTP listener, the metrics listener, background
-//! housekeeping, the first-start bootstrap and graceful shutdown.
+//! housekeeping and callback delivery, the first-start bootstrap and
+//! graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,8 +21,16 @@ use crate::config::Config;
 /// How often background housekeeping runs.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
+/// How long callback delivery waits, when a round delivered nothing, before
+/// it looks for due events again.
+const CALLBACK_DELIVERY_IDLE: Duration = Duration::from_millis(500);
+
 /// How long shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How long shutdown waits for a callback delivery round in progress. An
+/// event it interrupts is sent again once its delivery lease runs out.
+const DELIVERY_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Name of the corp created at first start.
 pub const DEFAULT_CORP_NAME: &str = "My Company";
@@ -41,19 +50,27 @@ pub async fn serve_http(
 }
 
 /// A server running on a task of the current runtime, on a loopback port,
-/// until this handle is dropped (tests and benchmarks).
+/// with callback delivery on another task, until this handle is dropped
+/// (tests and benchmarks).
 #[derive(Debug)]
 pub struct LocalServer {
     /// Where it listens.
     pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop_delivery: watch::Sender<bool>,
 }
 
 impl LocalServer {
-    /// Serves `services` on `127.0.0.1:<free port>`.
+    /// Serves `services` on `127.0.0.1:<free port>` and delivers their
+    /// callback events.
     pub async fn spawn(services: Arc<Services>) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let (stop_delivery, delivery_stopped) = watch::channel(false);
+        tokio::spawn(callback_delivery_loop(
+            Arc::clone(&services),
+            delivery_stopped,
+        ));
         let state = AppState {
             services,
             metrics: Arc::new(Metrics::default()),
@@ -65,6 +82,7 @@ impl LocalServer {
         Ok(Self {
             addr,
             stop: Some(stop),
+            stop_delivery,
         })
     }
 }
@@ -74,6 +92,7 @@ impl Drop for LocalServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        let _ = self.stop_delivery.send(true);
     }
 }
 
@@ -90,6 +109,14 @@ pub async fn housekeeping_loop(services: Arc<Services>, mut stop: watch::Receive
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Delivers queued callback events until told to stop: at once after a
+/// round that delivered something, else every [`CALLBACK_DELIVERY_IDLE`].
+pub async fn callback_delivery_loop(services: Arc<Services>, stop: watch::Receiver<bool>) {
+    services
+        .run_callback_delivery(CALLBACK_DELIVERY_IDLE, stop)
+        .await;
 }
 
 /// Creates the default corp on an empty database and prints its credentials once.
@@ -179,6 +206,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
     let housekeeping = tokio::spawn(housekeeping_loop(Arc::clone(&services), stop_rx.clone()));
+    let mut delivery = tokio::spawn(callback_delivery_loop(
+        Arc::clone(&services),
+        stop_rx.clone(),
+    ));
 
     println!(
         "qiye: serving {} on {} (database: {})",
@@ -207,6 +238,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .context("metrics server")?;
     }
     housekeeping.await.context("housekeeping task")?;
+    let delivered = match tokio::time::timeout(DELIVERY_STOP_GRACE, &mut delivery).await {
+        Ok(joined) => joined,
+        Err(_) => {
+            tracing::warn!(
+                "callback delivery still busy after {}s; stopping it (interrupted events are sent again later)",
+                DELIVERY_STOP_GRACE.as_secs()
+            );
+            delivery.abort();
+            delivery.await
+        }
+    };
+    if let Err(err) = delivered
+        && !err.is_cancelled()
+    {
+        return Err(err).context("callback delivery task");
+    }
     services.store().close().await;
     println!("qiye: stopped");
     Ok(())

@@ -452,6 +452,7 @@ impl Services {
         userid: UserId,
         fields: MemberFields,
     ) -> AppResult<()> {
+        fields.check_shape()?;
         self.dir_write(caller, None, |dir, plan| {
             Self::check_target_depts(caller, dir, &fields)?;
             if fields.departments.as_ref().is_none_or(Vec::is_empty) {
@@ -473,6 +474,7 @@ impl Services {
         new_userid: Option<UserId>,
         fields: MemberFields,
     ) -> AppResult<()> {
+        fields.check_shape()?;
         self.dir_write(caller, None, |dir, _| {
             caller.check_member(dir, userid)?;
             Self::check_target_depts(caller, dir, &fields)?;
@@ -698,5 +700,16 @@ impl Services {
             return Ok(Some(name));
         }
         Ok(self.store.former_member_name(corp, userid).await?)
+    }
+
+    /// A corp's administrators and their roles, by userid (CLI).
+    pub async fn list_admins(&self, corp: &CorpId) -> AppResult<Vec<(UserId, AdminRole)>> {
+        self.store.get_corp(corp).await.map_err(|e| match e {
+            StoreError::NotFound => AppError::CorpNotFound,
+            other => other.into(),
+        })?;
+        let mut admins = self.store.list_admins(corp).await?;
+        admins.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(admins)
     }
 }

@@ -3,6 +3,7 @@
 //! input, then calls one use case.
 
 mod agent;
+mod directory;
 mod token;
 
 use std::future::Future;
@@ -43,6 +44,46 @@ pub fn routes() -> Router<AppState> {
         .route("/agent/get", cgi_get(agent::get::get_agent))
         .route("/agent/list", cgi_get(agent::list::list_agents))
         .route("/agent/set", cgi_post(agent::set::set_agent))
+        .route(
+            "/department/create",
+            cgi_post(directory::department::create),
+        )
+        .route(
+            "/department/update",
+            cgi_post(directory::department::update),
+        )
+        .route("/department/delete", cgi_get(directory::department::delete))
+        .route("/department/list", cgi_get(directory::department::list))
+        .route(
+            "/department/simplelist",
+            cgi_get(directory::department::simplelist),
+        )
+        .route("/department/get", cgi_get(directory::department::get))
+        .route("/user/create", cgi_post(directory::user::create))
+        .route("/user/update", cgi_post(directory::user::update))
+        .route("/user/delete", cgi_get(directory::user::delete))
+        .route("/user/batchdelete", cgi_post(directory::user::batch_delete))
+        .route("/user/get", cgi_get(directory::user::get))
+        .route("/user/simplelist", cgi_get(directory::user::simplelist))
+        .route("/user/list", cgi_get(directory::user::list))
+        .route("/user/list_id", cgi_post(directory::user::list_id))
+        .route("/user/getuserid", cgi_post(directory::user::by_mobile))
+        .route(
+            "/user/get_userid_by_email",
+            cgi_post(directory::user::by_email),
+        )
+        .route(
+            "/user/convert_to_openid",
+            cgi_post(directory::user::convert_to_openid),
+        )
+        .route("/user/authsucc", cgi_get(directory::user::authsucc))
+        .route("/tag/create", cgi_post(directory::tag::create))
+        .route("/tag/update", cgi_post(directory::tag::update))
+        .route("/tag/delete", cgi_get(directory::tag::delete))
+        .route("/tag/get", cgi_get(directory::tag::get))
+        .route("/tag/list", cgi_get(directory::tag::list))
+        .route("/tag/addtagusers", cgi_post(directory::tag::add_users))
+        .route("/tag/deltagusers", cgi_post(directory::tag::del_users))
 }
 
 /// Runs a mutation and, when it fails, appends the failure to the audit log

@@ -2,16 +2,18 @@
 //! configuration names, calls use cases as an operator (audited as
 //! `cli:<os user>`), and prints text or JSON.
 
+mod admin;
 mod app;
 mod audit;
 mod corp;
+mod directory;
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use qiye_app::Services;
 use qiye_domain::audit::Actor;
-use qiye_domain::ids::CorpId;
+use qiye_domain::ids::{AgentId, CorpId, UserId};
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::Config;
@@ -30,6 +32,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Corp(command) => corp::run(command, &*operator_services(&config).await?).await,
         Command::App(command) => app::run(command, &*operator_services(&config).await?).await,
+        Command::Admin(command) => admin::run(command, &*operator_services(&config).await?).await,
+        Command::Directory(command) => {
+            directory::run(command, &*operator_services(&config).await?).await
+        }
         Command::Audit(command) => audit::run(command, &*operator_services(&config).await?).await,
     }
 }
@@ -50,6 +56,16 @@ fn operator() -> Actor {
 /// Parses a `--corpid` argument.
 fn corp_arg(raw: &str) -> anyhow::Result<CorpId> {
     CorpId::parse(raw).with_context(|| format!("invalid --corpid '{raw}'"))
+}
+
+/// Parses an `--agentid` argument.
+fn agent_arg(raw: i64) -> anyhow::Result<AgentId> {
+    AgentId::new(raw).with_context(|| format!("invalid --agentid {raw}"))
+}
+
+/// Parses a `--userid` argument.
+fn user_arg(raw: &str) -> anyhow::Result<UserId> {
+    UserId::parse(raw).with_context(|| format!("invalid --userid '{raw}'"))
 }
 
 /// Prints a value as one line of JSON.

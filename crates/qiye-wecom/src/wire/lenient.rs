@@ -64,3 +64,86 @@ pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
     }
     d.deserialize_option(Opt)
 }
+
+/// An optional list of integers: a JSON array of numbers or numeric
+/// strings, or a single number or string (`"1|2"` and `"1,2"` split too);
+/// `null` is `None`.
+pub fn opt_i64_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<i64>>, D::Error> {
+    let value: Option<serde_json::Value> = serde::Deserialize::deserialize(d)?;
+    let one = |v: &serde_json::Value| -> Result<Vec<i64>, D::Error> {
+        match v {
+            serde_json::Value::String(s) => s
+                .split(['|', ','])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse()
+                        .map_err(|_| de::Error::custom(format!("expected an integer, got \"{p}\"")))
+                })
+                .collect(),
+            other => serde_json::from_value::<LenientValue>(other.clone())
+                .map(|x| vec![x.0])
+                .map_err(de::Error::custom),
+        }
+    };
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in &items {
+                out.extend(one(item)?);
+            }
+            Ok(Some(out))
+        }
+        Some(other) => one(&other).map(Some),
+    }
+}
+
+struct LenientValue(i64);
+
+impl<'de> serde::Deserialize<'de> for LenientValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LenientI64).map(LenientValue)
+    }
+}
+
+/// An optional text that may arrive as a string or a number (a mobile sent
+/// as `13800000000`); `null` is `None`.
+pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value: Option<serde_json::Value> = serde::Deserialize::deserialize(d)?;
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(de::Error::custom("expected a string")),
+    }
+}
+
+/// An optional list of texts: an array of strings (or numbers), or one
+/// string split on `|` and `,`; `null` is `None`.
+pub fn opt_text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let value: Option<serde_json::Value> = serde::Deserialize::deserialize(d)?;
+    let text = |v: serde_json::Value| -> Result<String, D::Error> {
+        match v {
+            serde_json::Value::String(s) => Ok(s),
+            serde_json::Value::Number(n) => Ok(n.to_string()),
+            _ => Err(de::Error::custom("expected a list of strings")),
+        }
+    };
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .map(text)
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(serde_json::Value::String(s)) => Ok(Some(
+            s.split(['|', ','])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )),
+        Some(_) => Err(de::Error::custom("expected a list of strings")),
+    }
+}
