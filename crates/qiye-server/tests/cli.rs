@@ -1,6 +1,7 @@
 //! The `qiye` binary as an operator uses it: bootstrap commands with JSON
-//! output, the audit trail of CLI mutations, first start, and a token that
-//! survives `kill -9` and restart.
+//! output, the audit trail of CLI mutations, first start, a token that
+//! survives `kill -9` and restart, administrators, directory import and
+//! export, and callbacks set from the CLI and delivered by the server.
 
 mod common;
 
@@ -509,4 +510,434 @@ fn cli_runs_on_postgres_with_one_flag() {
         "nothing was written to SQLite"
     );
     drop(db);
+}
+
+// ---- administrators, directory files, callbacks ----------------------------
+
+/// Runs qiye and returns its stdout, failing the test on a non-zero exit.
+fn stdout_of(data_dir: &Path, args: &[&str]) -> String {
+    let out = qiye(data_dir, args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 stdout")
+}
+
+/// Runs qiye, expects it to fail, and returns its stderr.
+fn failure_of(data_dir: &Path, args: &[&str]) -> String {
+    let out = qiye(data_dir, args);
+    assert!(
+        !out.status.success(),
+        "{args:?} should fail but printed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Creates a professional-plan corp (export is not in the basic plan).
+fn professional_corp(data_dir: &Path) -> String {
+    let corp = json_of(&qiye(
+        data_dir,
+        &[
+            "corp",
+            "create",
+            "--name",
+            "Acme",
+            "--plan",
+            "professional",
+            "--json",
+        ],
+    ));
+    corp["corpid"].as_str().unwrap().to_owned()
+}
+
+/// The member file as CSV on stdout.
+fn export_csv(data_dir: &Path, corpid: &str) -> Vec<u8> {
+    let out = qiye(
+        data_dir,
+        &["directory", "export", "--corpid", corpid, "--out", "-"],
+    );
+    assert!(
+        out.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn audit_actions(data_dir: &Path, corpid: &str) -> Vec<Value> {
+    stdout_of(
+        data_dir,
+        &["audit", "tail", "--corpid", corpid, "-n", "500", "--json"],
+    )
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect()
+}
+
+#[test]
+fn admins_are_granted_listed_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpid = professional_corp(dir.path());
+    let d = dir.path();
+    std::fs::write(
+        d.join("depts.csv"),
+        "部门名称,部门ID,父部门ID\nSales,2,1\nEast,3,2\n",
+    )
+    .unwrap();
+    stdout_of(
+        d,
+        &[
+            "directory",
+            "import-departments",
+            "depts.csv",
+            "--corpid",
+            &corpid,
+        ],
+    );
+    std::fs::write(d.join("alice.csv"), "姓名,帐号,部门\nAlice,alice,Sales/East\n").unwrap();
+    stdout_of(
+        d,
+        &["directory", "import", "alice.csv", "--corpid", &corpid],
+    );
+
+    let admins = |d: &Path| json_of(&qiye(d, &["admin", "list", "--corpid", &corpid, "--json"]));
+    let role_of = |list: &Value, userid: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["userid"] == userid)
+            .cloned()
+    };
+    assert_eq!(role_of(&admins(d), "alice"), None);
+
+    let granted = json_of(&qiye(
+        d,
+        &[
+            "admin", "grant", "--corpid", &corpid, "--userid", "alice", "--super", "--json",
+        ],
+    ));
+    assert_eq!(granted["role"], "super");
+    assert_eq!(role_of(&admins(d), "alice").unwrap()["role"], "super");
+
+    // A new grant replaces the role.
+    stdout_of(
+        d,
+        &[
+            "admin",
+            "grant",
+            "--corpid",
+            &corpid,
+            "--userid",
+            "alice",
+            "--scope",
+            "dept:3,dept:2",
+        ],
+    );
+    let alice = role_of(&admins(d), "alice").unwrap();
+    assert_eq!(alice["role"], "scoped");
+    assert_eq!(alice["departments"], serde_json::json!([3, 2]));
+    let text = stdout_of(d, &["admin", "list", "--corpid", &corpid]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("alice") && l.contains("scoped dept:3,dept:2")),
+        "{text}"
+    );
+
+    stdout_of(
+        d,
+        &["admin", "revoke", "--corpid", &corpid, "--userid", "alice"],
+    );
+    assert_eq!(role_of(&admins(d), "alice"), None);
+
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "admin", "grant", "--corpid", &corpid, "--userid", "nobody", "--super",
+            ],
+            "has no member with userid 'nobody'",
+        ),
+        (
+            &[
+                "admin", "grant", "--corpid", &corpid, "--userid", "alice", "--scope", "dept:99",
+            ],
+            "department 99 not found",
+        ),
+        (
+            &[
+                "admin", "grant", "--corpid", &corpid, "--userid", "alice", "--scope", "sales",
+            ],
+            "invalid --scope 'sales'",
+        ),
+        (
+            &["admin", "revoke", "--corpid", &corpid, "--userid", "alice"],
+            "alice is not an administrator",
+        ),
+        (
+            &["admin", "grant", "--corpid", &corpid, "--userid", "alice"],
+            "--super",
+        ),
+    ];
+    for (args, message) in cases {
+        let stderr = failure_of(d, args);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    assert_eq!(role_of(&admins(d), "alice"), None, "failures changed nothing");
+
+    let records = audit_actions(d, &corpid);
+    let admin_records: Vec<(&str, &str)> = records
+        .iter()
+        .filter(|r| r["action"].as_str().unwrap().starts_with("admin."))
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        admin_records,
+        [
+            ("admin.grant", "ok"),
+            ("admin.grant", "ok"),
+            ("admin.revoke", "ok")
+        ]
+    );
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["action"] == "admin.grant")
+            .all(|r| r["actor"].as_str().unwrap().starts_with("cli:")
+                && r["target"] == "member:alice")
+    );
+}
+
+/// A member file of `n` rows (departments two levels deep, unique mobiles)
+/// in which three rows are bad. Returns the file and the bad rows' lines.
+fn member_file(n: usize) -> (String, [usize; 3]) {
+    let mut csv = String::from("姓名,帐号,部门,手机,职务\n");
+    // The header is line 1, so row `i` is on line `i + 2`.
+    let (bad_mobile, duplicate, no_name) = (10, 500, 998);
+    for i in 0..n {
+        let userid = if i == duplicate {
+            "user0001".to_owned()
+        } else {
+            format!("user{i:04}")
+        };
+        let name = if i == no_name {
+            String::new()
+        } else {
+            format!("成员 {i}")
+        };
+        let mobile = if i == bad_mobile {
+            "not-a-phone".to_owned()
+        } else {
+            format!("138{i:08}")
+        };
+        csv.push_str(&format!(
+            "{name},{userid},Dept{}/Team{},{mobile},Engineer\n",
+            i % 7,
+            i % 3
+        ));
+    }
+    (csv, [bad_mobile + 2, duplicate + 2, no_name + 2])
+}
+
+#[test]
+fn directory_import_reports_bad_rows_and_round_trips_through_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpid = professional_corp(d);
+    let (csv, bad_lines) = member_file(1000);
+    std::fs::write(d.join("members.csv"), csv).unwrap();
+    let empty = export_csv(d, &corpid);
+
+    // A dry run reports what would happen and changes nothing.
+    let dry = json_of(&qiye(
+        d,
+        &[
+            "directory",
+            "import",
+            "members.csv",
+            "--corpid",
+            &corpid,
+            "--dry-run",
+            "--json",
+        ],
+    ));
+    assert_eq!(dry["committed"], false);
+    assert_eq!(dry["created"], 997);
+    assert_eq!(dry["failed"], 3);
+    assert_eq!(export_csv(d, &corpid), empty, "a dry run changes nothing");
+
+    let out = qiye(
+        d,
+        &[
+            "directory",
+            "import",
+            "members.csv",
+            "--corpid",
+            &corpid,
+            "--report",
+            "report.csv",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "bad rows do not fail the import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("997 created, 0 updated, 0 unchanged, 0 deleted, 3 failed"),
+        "{text}"
+    );
+    assert!(text.contains("departments created: 28"), "{text}");
+    let failed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("line "))
+        .collect();
+    assert_eq!(failed.len(), 3, "{text}");
+    assert!(failed[0].contains(&format!("line {} (user0010): invalid mobile [60103]", bad_lines[0])), "{text}");
+    assert!(failed[1].contains(&format!("line {} (user0001): userid: appears twice", bad_lines[1])), "{text}");
+    assert!(failed[2].contains(&format!("line {}: 姓名 is empty [40092]", bad_lines[2])), "{text}");
+
+    let report = std::fs::read_to_string(d.join("report.csv")).unwrap();
+    let report_lines: Vec<&str> = report.lines().collect();
+    assert_eq!(report_lines.len(), 1001, "a header and one line per row");
+    assert!(report_lines[0].trim_start_matches('\u{feff}').starts_with("line,key,result,reason"));
+    assert!(report_lines[1].starts_with("2,user0000,created"), "{}", report_lines[1]);
+    assert!(
+        report_lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{},user0010,failed,invalid mobile [60103]", bad_lines[0]))),
+        "{report}"
+    );
+
+    // The export lists the admin and the 997; importing it again changes nothing.
+    let exported = export_csv(d, &corpid);
+    assert_ne!(exported, empty);
+    std::fs::write(d.join("export.csv"), &exported).unwrap();
+    let again = json_of(&qiye(
+        d,
+        &[
+            "directory",
+            "import",
+            "export.csv",
+            "--corpid",
+            &corpid,
+            "--mode",
+            "sync",
+            "--json",
+        ],
+    ));
+    assert_eq!(again["unchanged"], 998, "{again}");
+    for key in ["created", "updated", "deleted", "failed"] {
+        assert_eq!(again[key], 0, "{key}: {again}");
+    }
+    assert_eq!(export_csv(d, &corpid), exported);
+
+    // XLSX: a workbook that reads back the same.
+    stdout_of(
+        d,
+        &[
+            "directory",
+            "export",
+            "--corpid",
+            &corpid,
+            "--format",
+            "xlsx",
+            "--lang",
+            "en",
+            "--out",
+            "export.xlsx",
+        ],
+    );
+    let xlsx = std::fs::read(d.join("export.xlsx")).unwrap();
+    assert!(xlsx.starts_with(b"PK"), "an XLSX file is a ZIP archive");
+    let from_xlsx = json_of(&qiye(
+        d,
+        &[
+            "directory",
+            "import",
+            "export.xlsx",
+            "--corpid",
+            &corpid,
+            "--dry-run",
+            "--json",
+        ],
+    ));
+    assert_eq!(from_xlsx["unchanged"], 998, "{from_xlsx}");
+
+    // The default file name.
+    let said = stdout_of(d, &["directory", "export", "--corpid", &corpid]);
+    assert!(said.contains("exported 998 members"), "{said}");
+    assert_eq!(
+        std::fs::read(d.join(format!("directory-{corpid}.csv"))).unwrap(),
+        exported
+    );
+
+    // Replace with a file that lacks most members: delete protection refuses
+    // the whole import, and nothing changes.
+    let few: Vec<&str> = std::str::from_utf8(&exported)
+        .unwrap()
+        .lines()
+        .take(6)
+        .collect();
+    std::fs::write(d.join("few.csv"), few.join("\n")).unwrap();
+    let stderr = failure_of(
+        d,
+        &[
+            "directory",
+            "import",
+            "few.csv",
+            "--corpid",
+            &corpid,
+            "--mode",
+            "replace",
+        ],
+    );
+    assert!(stderr.contains("refused, nothing was changed"), "{stderr}");
+    assert!(stderr.contains("delete protection"), "{stderr}");
+    assert_eq!(export_csv(d, &corpid), exported);
+    let records = audit_actions(d, &corpid);
+    let imports: Vec<(&str, &str)> = records
+        .iter()
+        .filter(|r| r["action"].as_str().unwrap().starts_with("directory.import"))
+        .map(|r| (r["action"].as_str().unwrap(), r["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(imports.len(), 2, "{imports:?}");
+    assert_eq!(imports[0], ("directory.import.sync", "ok"));
+    assert_eq!(imports[1].0, "directory.import.replace");
+    assert!(imports[1].1.contains("delete protection"), "{imports:?}");
+}
+
+#[test]
+fn directory_mistakes_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let basic = json_of(&qiye(d, &["corp", "create", "--name", "Small", "--json"]));
+    let basic = basic["corpid"].as_str().unwrap();
+    std::fs::write(d.join("no-userid.csv"), "姓名,部门\nAlice,Sales\n").unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["directory", "export", "--corpid", basic],
+            "the basic plan does not include export",
+        ),
+        (
+            &["directory", "import", "missing.csv", "--corpid", basic],
+            "cannot read missing.csv",
+        ),
+        (
+            &["directory", "import", "no-userid.csv", "--corpid", basic],
+            "has no userid column",
+        ),
+    ];
+    for (args, message) in cases {
+        let stderr = failure_of(d, args);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    assert!(!d.join(format!("directory-{basic}.csv")).exists());
 }
