@@ -597,7 +597,11 @@ fn admins_are_granted_listed_and_revoked() {
             &corpid,
         ],
     );
-    std::fs::write(d.join("alice.csv"), "姓名,帐号,部门\nAlice,alice,Sales/East\n").unwrap();
+    std::fs::write(
+        d.join("alice.csv"),
+        "姓名,帐号,部门\nAlice,alice,Sales/East\n",
+    )
+    .unwrap();
     stdout_of(
         d,
         &["directory", "import", "alice.csv", "--corpid", &corpid],
@@ -638,11 +642,11 @@ fn admins_are_granted_listed_and_revoked() {
     );
     let alice = role_of(&admins(d), "alice").unwrap();
     assert_eq!(alice["role"], "scoped");
-    assert_eq!(alice["departments"], serde_json::json!([3, 2]));
+    assert_eq!(alice["departments"], serde_json::json!([2, 3]));
     let text = stdout_of(d, &["admin", "list", "--corpid", &corpid]);
     assert!(
         text.lines()
-            .any(|l| l.starts_with("alice") && l.contains("scoped dept:3,dept:2")),
+            .any(|l| l.starts_with("alice") && l.contains("scoped dept:2,dept:3")),
         "{text}"
     );
 
@@ -684,18 +688,17 @@ fn admins_are_granted_listed_and_revoked() {
         let stderr = failure_of(d, args);
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
-    assert_eq!(role_of(&admins(d), "alice"), None, "failures changed nothing");
+    assert_eq!(
+        role_of(&admins(d), "alice"),
+        None,
+        "failures changed nothing"
+    );
 
     let records = audit_actions(d, &corpid);
     let admin_records: Vec<(&str, &str)> = records
         .iter()
         .filter(|r| r["action"].as_str().unwrap().starts_with("admin."))
-        .map(|r| {
-            (
-                r["action"].as_str().unwrap(),
-                r["result"].as_str().unwrap(),
-            )
-        })
+        .map(|r| (r["action"].as_str().unwrap(), r["result"].as_str().unwrap()))
         .collect();
     assert_eq!(
         admin_records,
@@ -800,19 +803,43 @@ fn directory_import_reports_bad_rows_and_round_trips_through_export() {
         .filter(|l| l.trim_start().starts_with("line "))
         .collect();
     assert_eq!(failed.len(), 3, "{text}");
-    assert!(failed[0].contains(&format!("line {} (user0010): invalid mobile [60103]", bad_lines[0])), "{text}");
-    assert!(failed[1].contains(&format!("line {} (user0001): userid: appears twice", bad_lines[1])), "{text}");
-    assert!(failed[2].contains(&format!("line {}: 姓名 is empty [40092]", bad_lines[2])), "{text}");
+    assert!(
+        failed[0].contains(&format!(
+            "line {} (user0010): invalid mobile [60103]",
+            bad_lines[0]
+        )),
+        "{text}"
+    );
+    assert!(
+        failed[1].contains(&format!(
+            "line {} (user0001): userid: appears twice",
+            bad_lines[1]
+        )),
+        "{text}"
+    );
+    assert!(
+        failed[2].contains(&format!("line {}: 姓名 is empty [40092]", bad_lines[2])),
+        "{text}"
+    );
 
     let report = std::fs::read_to_string(d.join("report.csv")).unwrap();
     let report_lines: Vec<&str> = report.lines().collect();
     assert_eq!(report_lines.len(), 1001, "a header and one line per row");
-    assert!(report_lines[0].trim_start_matches('\u{feff}').starts_with("line,key,result,reason"));
-    assert!(report_lines[1].starts_with("2,user0000,created"), "{}", report_lines[1]);
     assert!(
-        report_lines
-            .iter()
-            .any(|l| l.starts_with(&format!("{},user0010,failed,invalid mobile [60103]", bad_lines[0]))),
+        report_lines[0]
+            .trim_start_matches('\u{feff}')
+            .starts_with("line,key,result,reason")
+    );
+    assert!(
+        report_lines[1].starts_with("2,user0000,created"),
+        "{}",
+        report_lines[1]
+    );
+    assert!(
+        report_lines.iter().any(|l| l.starts_with(&format!(
+            "{},user0010,failed,invalid mobile [60103]",
+            bad_lines[0]
+        ))),
         "{report}"
     );
 
@@ -905,7 +932,12 @@ fn directory_import_reports_bad_rows_and_round_trips_through_export() {
     let records = audit_actions(d, &corpid);
     let imports: Vec<(&str, &str)> = records
         .iter()
-        .filter(|r| r["action"].as_str().unwrap().starts_with("directory.import"))
+        .filter(|r| {
+            r["action"]
+                .as_str()
+                .unwrap()
+                .starts_with("directory.import")
+        })
         .map(|r| (r["action"].as_str().unwrap(), r["result"].as_str().unwrap()))
         .collect();
     assert_eq!(imports.len(), 2, "{imports:?}");
@@ -940,4 +972,273 @@ fn directory_mistakes_fail_clearly() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
     assert!(!d.join(format!("directory-{basic}.csv")).exists());
+}
+
+/// A callback receiver on a loopback port, as an app would run one: it
+/// answers the echostr handshake and passes on each event it is sent,
+/// after checking the signature and decrypting it.
+fn spawn_receiver(
+    corpid: &str,
+    token: &str,
+    aes_key: &str,
+) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+
+    let crypto = qiye_wecom::crypto::CallbackCrypto::new(token, aes_key, corpid).unwrap();
+    let listener = StdListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    let (events, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let target = request_line.split_whitespace().nth(1).unwrap();
+            let url = reqwest::Url::parse(&format!("http://receiver{target}")).unwrap();
+            let query = |key: &str| {
+                url.query_pairs()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let encrypt = if request_line.starts_with("GET") {
+                query("echostr")
+            } else {
+                let body = String::from_utf8(body).unwrap();
+                let start = body.find("<Encrypt><![CDATA[").unwrap() + "<Encrypt><![CDATA[".len();
+                let end = body.find("]]></Encrypt>").unwrap();
+                body[start..end].to_owned()
+            };
+            let plain = crypto
+                .verify_and_decrypt(
+                    &query("msg_signature"),
+                    &query("timestamp"),
+                    &query("nonce"),
+                    &encrypt,
+                )
+                .expect("signed and sealed for this app");
+            let reply = if request_line.starts_with("GET") {
+                plain
+            } else {
+                let _ = events.send(plain);
+                "success".to_owned()
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (url, received)
+}
+
+#[test]
+fn callbacks_set_from_the_cli_are_delivered_by_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpid = professional_corp(d);
+    let app = json_of(&qiye(
+        d,
+        &[
+            "app", "create", "--corpid", &corpid, "--name", "HR", "--json",
+        ],
+    ));
+    let agentid = app["agentid"].to_string();
+    let (token, key) = ("qiyeToken1", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR");
+    let (url, events) = spawn_receiver(&corpid, token, key);
+    let closed = format!("http://127.0.0.1:{}/cb", free_port());
+    let set_callback = |url: &str, key: &str| -> Vec<String> {
+        [
+            "app",
+            "set-callback",
+            "--corpid",
+            &corpid,
+            "--agentid",
+            &agentid,
+            "--url",
+            url,
+            "--token",
+            token,
+            "--aes-key",
+            key,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let failures: [(Vec<String>, &str); 4] = [
+        (set_callback(&url, "short"), "EncodingAESKey must be 43"),
+        (
+            set_callback(&closed, key),
+            "callback URL verification failed",
+        ),
+        (
+            vec![
+                "app".into(),
+                "set-range".into(),
+                "--corpid".into(),
+                corpid.clone(),
+                "--agentid".into(),
+                agentid.clone(),
+                "--depts".into(),
+                "42".into(),
+            ],
+            "department 42 not found",
+        ),
+        (
+            vec![
+                "app".into(),
+                "deliveries".into(),
+                "--corpid".into(),
+                corpid.clone(),
+                "--agentid".into(),
+                "1000009".into(),
+            ],
+            "invalid agentid",
+        ),
+    ];
+    for (args, message) in &failures {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let stderr = failure_of(d, &args);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+
+    // The handshake passes against the receiver; the app sees everyone.
+    let args = set_callback(&url, key);
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.push("--json");
+    let set = json_of(&qiye(d, &args));
+    assert_eq!(set["callback_url"], url.as_str());
+    stdout_of(
+        d,
+        &[
+            "app",
+            "set-range",
+            "--corpid",
+            &corpid,
+            "--agentid",
+            &agentid,
+            "--all",
+        ],
+    );
+
+    // A change made by the CLI is queued; the running server delivers it.
+    let server = Server::start(d, free_port());
+    std::fs::write(d.join("alice.csv"), "姓名,帐号,部门\nAlice,alice,Sales\n").unwrap();
+    stdout_of(
+        d,
+        &["directory", "import", "alice.csv", "--corpid", &corpid],
+    );
+    let mut received: Vec<String> = (0..2)
+        .map(|_| {
+            events
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the server delivers the queued events")
+        })
+        .collect();
+    received.sort_by_key(|xml| !xml.contains("create_party"));
+    assert!(
+        received[0].contains("<ChangeType><![CDATA[create_party]]></ChangeType>"),
+        "{received:?}"
+    );
+    assert!(
+        received[1].contains("<ChangeType><![CDATA[create_user]]></ChangeType>")
+            && received[1].contains("<UserID><![CDATA[alice]]></UserID>"),
+        "{received:?}"
+    );
+
+    // The delivery log shows both as delivered once the server recorded it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = json_of(&qiye(
+            d,
+            &[
+                "app",
+                "deliveries",
+                "--corpid",
+                &corpid,
+                "--agentid",
+                &agentid,
+                "--json",
+            ],
+        ));
+        let rows = log.as_array().unwrap();
+        if rows.len() == 2 && rows.iter().all(|r| !r["delivered_at"].is_null()) {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "deliveries not recorded: {log}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut names: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["change_contact/create_party", "change_contact/create_user"]
+    );
+    let text = stdout_of(
+        d,
+        &[
+            "app",
+            "deliveries",
+            "--corpid",
+            &corpid,
+            "--agentid",
+            &agentid,
+        ],
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.contains("delivered at")).count(),
+        2,
+        "{text}"
+    );
+    drop(server);
+
+    // Removing the settings is audited like setting them.
+    stdout_of(
+        d,
+        &[
+            "app",
+            "set-callback",
+            "--corpid",
+            &corpid,
+            "--agentid",
+            &agentid,
+            "--remove",
+        ],
+    );
+    let actions: Vec<String> = audit_actions(d, &corpid)
+        .iter()
+        .map(|r| r["action"].as_str().unwrap().to_owned())
+        .filter(|a| a.starts_with("app."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "app.create",
+            "app.callback.set",
+            "app.range",
+            "app.callback.remove"
+        ]
+    );
 }

@@ -786,8 +786,14 @@ async fn change_callbacks_arrive_encrypted_in_order(backend: Backend) {
     )
     .await;
     get(&app, &t, "user/delete", "userid=ann").await;
-    for _ in 0..10 {
+    // The server's own delivery loop runs too; wait (bounded) until all four
+    // events have arrived, whoever delivered them.
+    for _ in 0..100 {
         app.services.deliver_callbacks().await.unwrap();
+        if received.lock().await.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let got = received.lock().await.clone();
     let kinds: Vec<&str> = got

@@ -30,11 +30,18 @@ fn scope_arg(items: &[String]) -> anyhow::Result<Vec<DeptId>> {
     Ok(depts)
 }
 
+/// A scoped role's departments by id (the store keeps no order).
+fn sorted(depts: &[DeptId]) -> impl Iterator<Item = DeptId> {
+    let mut depts = depts.to_vec();
+    depts.sort_unstable_by_key(|d| d.get());
+    depts.into_iter()
+}
+
 fn role_text(role: &AdminRole) -> String {
     match role {
         AdminRole::Super => "super".to_owned(),
         AdminRole::Scoped(depts) => {
-            let depts: Vec<String> = depts.iter().map(|d| format!("dept:{d}")).collect();
+            let depts: Vec<String> = sorted(depts).map(|d| format!("dept:{d}")).collect();
             format!("scoped {}", depts.join(","))
         }
     }
@@ -45,7 +52,7 @@ fn role_json(role: &AdminRole) -> serde_json::Value {
         AdminRole::Super => json!({"role": "super", "departments": []}),
         AdminRole::Scoped(depts) => json!({
             "role": "scoped",
-            "departments": depts.iter().map(|d| d.get()).collect::<Vec<_>>(),
+            "departments": sorted(depts).map(DeptId::get).collect::<Vec<_>>(),
         }),
     }
 }

@@ -170,16 +170,14 @@ fn print_report(job: &Job<'_>, noun: &str, report: &ImportReport) {
         .iter()
         .map(|(name, n)| format!("{n} {name}"))
         .collect();
+    let file = job.file.display();
+    let corp = &job.corp;
     let what = if report.committed {
-        format!("imported {} into {}", job.file.display(), job.corp)
+        format!("imported {noun} from {file} into {corp}")
     } else {
-        format!(
-            "dry run of {} for {} (nothing was changed)",
-            job.file.display(),
-            job.corp
-        )
+        format!("dry run, nothing was changed: {noun} from {file} for {corp}")
     };
-    println!("{what}: {noun}: {}", counts.join(", "));
+    println!("{what}: {}", counts.join(", "));
     let made = &report.created_departments;
     if !made.is_empty() {
         const SHOWN: usize = 10;
