@@ -58,11 +58,22 @@ impl DirectoryCache {
         corp: &CorpId,
     ) -> AppResult<Arc<CorpDirectory>> {
         let entry = self.entry(corp);
+        Self::catch_up(store, corp, &entry).await?;
+        Ok(entry)
+    }
+
+    /// Reloads `entry` if the database holds another version; returns the
+    /// stored version.
+    pub(crate) async fn catch_up(
+        store: &dyn Store,
+        corp: &CorpId,
+        entry: &CorpDirectory,
+    ) -> AppResult<i64> {
         let stored = store.directory_version(corp).await?;
         if entry.version() != Some(stored) {
-            Self::reload(store, corp, &entry).await?;
+            Self::reload(store, corp, entry).await?;
         }
-        Ok(entry)
+        Ok(stored)
     }
 
     /// Loads the corp's directory from the database.

@@ -618,9 +618,7 @@ fn plan_departments(
             ),
         );
     }
-    let mut ordered: Vec<RowOutcome> = results.into_values().collect();
-    ordered.sort_by_key(|r| r.line);
-    report.rows.extend(ordered);
+    report.rows.extend(results.into_values());
     report.rows.sort_by_key(|r| r.line);
     // Unlisted departments go, deepest first; their members move to the root.
     let mut unlisted: Vec<DeptId> = work

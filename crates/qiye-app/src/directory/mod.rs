@@ -326,10 +326,7 @@ impl Services {
         let entry = self.directories.entry(corp);
         let _writer = entry.writer.lock().await;
         for _ in 0..WRITE_ATTEMPTS {
-            let stored = self.store.directory_version(corp).await?;
-            if entry.version() != Some(stored) {
-                cache::DirectoryCache::reload(&*self.store, corp, &entry).await?;
-            }
+            let stored = cache::DirectoryCache::catch_up(&*self.store, corp, &entry).await?;
             let (version, changes, out, outbox) = {
                 let state = entry.state.read().unwrap_or_else(|e| e.into_inner());
                 let (changes, out) = plan(&state.dir, corp_plan)?;
