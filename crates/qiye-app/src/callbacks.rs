@@ -30,7 +30,8 @@ pub trait CallbackWire: Send + Sync + 'static {
         create_time_secs: i64,
         change: &DirChange,
     ) -> Vec<(String, String)>;
-    /// The `batch_job_result` event.
+    /// The `batch_job_result` event of an import job (`None` for exports,
+    /// which have no event).
     fn batch_job_event(
         &self,
         corp: &CorpId,
@@ -39,13 +40,13 @@ pub trait CallbackWire: Send + Sync + 'static {
         job_type: JobType,
         errcode: i64,
         errmsg: &str,
-    ) -> (String, String);
+    ) -> Option<(String, String)>;
     /// Encrypts `payload` for the app and POSTs it to its URL; `Ok` when the
     /// receiver answered with a 2xx status within the timeout.
     async fn deliver(
         &self,
         corp: &CorpId,
-        agentid: AgentId,
+        agentid: Option<AgentId>,
         config: &CallbackConfig,
         payload: &str,
     ) -> Result<(), String>;
@@ -121,9 +122,10 @@ impl Services {
             for (event, payload) in wire.contact_events(corp, now, change) {
                 for l in &listening {
                     out.push(OutboxEntry {
-                        agentid: l.agentid,
+                        agentid: Some(l.agentid),
                         event: event.clone(),
                         payload: payload.clone(),
+                        destination: None,
                     });
                 }
             }
@@ -187,11 +189,7 @@ impl Services {
             .await?;
         let mut delivered = 0;
         for item in items {
-            let outcome = match self
-                .store
-                .callback_config(&item.corp_id, item.agentid)
-                .await?
-            {
+            let outcome = match self.callback_destination(&item).await? {
                 Some(config) => {
                     wire.deliver(&item.corp_id, item.agentid, &config, &item.payload)
                         .await
@@ -205,7 +203,7 @@ impl Services {
                     Ok(())
                 }
                 Err(err) => {
-                    tracing::warn!(seq = item.seq, agentid = %item.agentid, %err, "callback delivery failed");
+                    tracing::warn!(seq = item.seq, agentid = ?item.agentid, %err, "callback delivery failed");
                     Err((err, finished + retry_delay_ms(item.attempts + 1)))
                 }
             };
@@ -214,6 +212,21 @@ impl Services {
                 .await?;
         }
         Ok(delivered)
+    }
+
+    /// Where an event goes: its own destination (a batch job's callback),
+    /// else its app's configured callback.
+    async fn callback_destination(
+        &self,
+        item: &qiye_domain::callback::OutboxItem,
+    ) -> AppResult<Option<CallbackConfig>> {
+        if let Some(destination) = &item.destination {
+            return Ok(Some(destination.clone()));
+        }
+        match item.agentid {
+            Some(agentid) => Ok(self.store.callback_config(&item.corp_id, agentid).await?),
+            None => Ok(None),
+        }
     }
 
     /// Runs delivery rounds until `stop` resolves: immediately after each

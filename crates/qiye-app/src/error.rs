@@ -4,6 +4,8 @@
 use qiye_domain::app::AppFieldError;
 use qiye_domain::corp::InvalidCorpName;
 use qiye_domain::ids::IdError;
+use qiye_domain::job::JobError;
+use qiye_domain::media::MediaError;
 use qiye_domain::plan::PlanError;
 use qiye_domain::ports::StoreError;
 use qiye_domain::rate::RateQuotaError;
@@ -89,6 +91,12 @@ pub enum AppError {
     /// A directory rule refused the operation.
     #[error(transparent)]
     Dir(#[from] qiye_domain::directory::DirError),
+    /// An upload or media reference was refused.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// A job could not be started or read.
+    #[error(transparent)]
+    Job(#[from] JobError),
     /// The callback URL did not pass verification.
     #[error("callback URL verification failed: {0}")]
     CallbackUnreachable(String),

@@ -13,9 +13,12 @@ pub mod callbacks;
 pub mod corps;
 pub mod directory;
 pub mod error;
+pub mod jobs;
 pub mod limits;
+pub mod media;
 mod password;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -40,6 +43,9 @@ pub struct ServicesConfig {
     /// another node) takes effect within this time; a change through this
     /// process takes effect at once. Zero disables both caches.
     pub token_cache_ttl: Duration,
+    /// Where uploaded media and export files are kept; `None` refuses
+    /// uploads (a server always sets it: `<data_dir>/media`).
+    pub media_dir: Option<PathBuf>,
 }
 
 impl Default for ServicesConfig {
@@ -47,6 +53,7 @@ impl Default for ServicesConfig {
         Self {
             rate_limits: RateLimitDefaults::default(),
             token_cache_ttl: Duration::from_secs(1),
+            media_dir: None,
         }
     }
 }
@@ -66,6 +73,12 @@ pub struct Services {
     directories: directory::cache::DirectoryCache,
     /// The wire side of callbacks, when enabled.
     callback_wire: Option<Arc<dyn callbacks::CallbackWire>>,
+    /// The wire side of export files, when enabled.
+    export_wire: Option<Arc<dyn jobs::ExportWire>>,
+    /// Where media bytes live.
+    media_dir: Option<PathBuf>,
+    /// Wakes the job runner when a job is submitted.
+    job_signal: tokio::sync::Notify,
     /// Bumped before every invalidation, so a read that raced an
     /// invalidation never leaves a stale entry behind (see [`Services::cache_fill`]).
     cache_generation: AtomicU64,
@@ -103,6 +116,9 @@ impl Services {
             app_cache,
             directories: Default::default(),
             callback_wire: None,
+            export_wire: None,
+            media_dir: config.media_dir,
+            job_signal: tokio::sync::Notify::new(),
             cache_generation: AtomicU64::new(0),
         }
     }
@@ -110,6 +126,12 @@ impl Services {
     /// Enables callbacks through this wire implementation.
     pub fn with_callback_wire(mut self, wire: Arc<dyn callbacks::CallbackWire>) -> Self {
         self.callback_wire = Some(wire);
+        self
+    }
+
+    /// Enables export jobs through this wire implementation.
+    pub fn with_export_wire(mut self, wire: Arc<dyn jobs::ExportWire>) -> Self {
+        self.export_wire = Some(wire);
         self
     }
 
@@ -123,10 +145,12 @@ impl Services {
         &self.clock
     }
 
-    /// One round of background work: prunes long-expired tokens and forgets
-    /// idle rate-limit keys. Returns how many tokens were pruned.
+    /// One round of background work: prunes long-expired tokens, deletes
+    /// expired media and forgets idle rate-limit keys. Returns how many
+    /// tokens were pruned.
     pub async fn housekeeping(&self) -> AppResult<u64> {
         self.limiters.forget_idle();
+        self.prune_media().await?;
         let pruned = self
             .store
             .prune_tokens(self.clock.now_secs() - EXPIRED_TOKEN_RETENTION_SECS)

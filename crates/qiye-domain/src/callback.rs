@@ -59,12 +59,17 @@ impl CallbackConfig {
 /// that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
-    /// The receiving app.
-    pub agentid: AgentId,
+    /// The queue: the receiving app, or `None` for the contacts-sync
+    /// credential (a batch job it started). Events of one queue are
+    /// delivered in order.
+    pub agentid: Option<AgentId>,
     /// Event name for the log, e.g. `change_contact/create_user`.
     pub event: String,
     /// Plaintext XML document.
     pub payload: String,
+    /// Where to send it when not to the app's configured callback (a batch
+    /// job's own `callback{...}`).
+    pub destination: Option<CallbackConfig>,
 }
 
 /// A queued event, as the deliverer sees it.
@@ -74,8 +79,10 @@ pub struct OutboxItem {
     pub seq: i64,
     /// The corp.
     pub corp_id: CorpId,
-    /// The app.
-    pub agentid: AgentId,
+    /// The queue (see [`OutboxEntry::agentid`]).
+    pub agentid: Option<AgentId>,
+    /// The destination, when not the app's configured callback.
+    pub destination: Option<CallbackConfig>,
     /// Event name.
     pub event: String,
     /// Plaintext XML.

@@ -56,6 +56,91 @@ impl MediaKind {
     }
 }
 
+/// Why an upload or a media reference was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    /// The `type` parameter is not one of image, voice, video, file.
+    #[error("invalid media type parameter {0:?}")]
+    BadKind(String),
+    /// No file part (`media`) in the upload.
+    #[error("no media part in the upload")]
+    NoFile,
+    /// The file is empty.
+    #[error("empty media file")]
+    Empty,
+    /// The file is smaller or larger than its type allows.
+    #[error("{kind} size {size} not within {min}..={max} bytes")]
+    Size {
+        /// The type.
+        kind: &'static str,
+        /// Bytes received (so far).
+        size: u64,
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// Unknown, expired or another corp's media id.
+    #[error("invalid media_id")]
+    UnknownId,
+    /// The media exists but is of the wrong type for this use.
+    #[error("media is a {found}, expected a {expected}")]
+    WrongKind {
+        /// What it is.
+        found: &'static str,
+        /// What was needed.
+        expected: &'static str,
+    },
+}
+
+impl MediaError {
+    /// WeCom's errcode for this refusal.
+    pub fn errcode(&self) -> i64 {
+        match self {
+            MediaError::WrongKind { .. } => 40004,
+            MediaError::BadKind(_) => 40005,
+            MediaError::Size { .. } => 40006,
+            MediaError::UnknownId => 40007,
+            MediaError::NoFile | MediaError::Empty => 44001,
+        }
+    }
+}
+
+impl MediaKind {
+    /// Checks a size against the type's limits.
+    pub fn check_size(self, size: u64) -> Result<(), MediaError> {
+        if size == 0 {
+            return Err(MediaError::Empty);
+        }
+        if size < self.min_bytes() || size > self.max_bytes() {
+            return Err(MediaError::Size {
+                kind: self.as_str(),
+                size,
+                min: self.min_bytes(),
+                max: self.max_bytes(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A media id: 64 characters of letters and digits, unguessable.
+pub fn new_media_id() -> String {
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+    let mut rng = rand::rng();
+    // WeCom's ids start with a digit and are long; clients treat them as opaque.
+    let mut id = String::from("3");
+    id.extend((0..63).map(|_| rng.sample(Alphanumeric) as char));
+    id
+}
+
+/// Whether a string can be a media id (so a path built from it stays in
+/// its directory).
+pub fn plausible_media_id(raw: &str) -> bool {
+    !raw.is_empty() && raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// A stored upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaRecord {
@@ -96,5 +181,29 @@ mod tests {
         }
         assert_eq!(MediaKind::parse("exe"), None);
         assert_eq!(MediaKind::File.max_bytes(), 20 * 1024 * 1024);
+    }
+
+    #[test]
+    fn sizes_are_checked_per_kind() {
+        assert_eq!(MediaKind::File.check_size(0), Err(MediaError::Empty));
+        assert!(matches!(
+            MediaKind::File.check_size(5),
+            Err(MediaError::Size { .. })
+        ));
+        assert!(MediaKind::File.check_size(6).is_ok());
+        assert!(MediaKind::File.check_size(20 * 1024 * 1024).is_ok());
+        assert!(MediaKind::File.check_size(20 * 1024 * 1024 + 1).is_err());
+        assert!(MediaKind::Voice.check_size(2 * 1024 * 1024 + 1).is_err());
+    }
+
+    #[test]
+    fn media_ids_are_unique_and_plausible() {
+        let a = new_media_id();
+        let b = new_media_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert!(plausible_media_id(&a));
+        assert!(!plausible_media_id("../etc/passwd"));
+        assert!(!plausible_media_id(""));
     }
 }

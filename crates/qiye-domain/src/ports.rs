@@ -290,21 +290,27 @@ pub trait CallbackStore: Send + Sync {
     ) -> StoreResult<Vec<OutboxItem>>;
 }
 
-/// Uploaded media and import jobs.
+/// Uploaded media and directory jobs.
 #[async_trait]
 pub trait JobStore: Send + Sync {
     /// Records an upload whose bytes are already stored.
     async fn insert_media(&self, media: &MediaRecord) -> StoreResult<()>;
     /// An upload.
     async fn get_media(&self, corp: &CorpId, media_id: &str) -> StoreResult<MediaRecord>;
+    /// Deletes the records of media expired at `now` (ms) and returns
+    /// whose they were, so their bytes can be deleted too.
+    async fn delete_expired_media(&self, now: i64) -> StoreResult<Vec<(CorpId, String)>>;
     /// Creates a job.
     async fn insert_job(&self, job: &ImportJob) -> StoreResult<()>;
-    /// Saves a job's status, progress and results.
-    async fn update_job(&self, job: &ImportJob) -> StoreResult<()>;
+    /// Saves a job's status, progress and results, and holds its lease
+    /// until `lease_until` (ms).
+    async fn update_job(&self, job: &ImportJob, lease_until: i64) -> StoreResult<()>;
     /// A job.
     async fn get_job(&self, corp: &CorpId, jobid: &str) -> StoreResult<ImportJob>;
-    /// Jobs not finished (to resume after a restart).
-    async fn unfinished_jobs(&self) -> StoreResult<Vec<ImportJob>>;
+    /// Takes the oldest unfinished job whose lease has lapsed (a new job, or
+    /// one whose runner died) and leases it until `now + lease_ms`. Two
+    /// callers never get the same job under one lease.
+    async fn claim_job(&self, now: i64, lease_ms: i64) -> StoreResult<Option<ImportJob>>;
 }
 
 /// A complete storage backend.

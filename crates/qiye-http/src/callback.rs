@@ -150,11 +150,15 @@ pub fn contact_change(change: &DirChange) -> Option<ContactChange> {
 }
 
 /// WeCom's wire name of a job type.
-pub fn batch_job_type(job_type: JobType) -> BatchJobType {
+pub fn batch_job_type(job_type: JobType) -> Option<BatchJobType> {
     match job_type {
-        JobType::SyncUser => BatchJobType::SyncUser,
-        JobType::ReplaceUser => BatchJobType::ReplaceUser,
-        JobType::ReplaceParty => BatchJobType::ReplaceParty,
+        JobType::SyncUser => Some(BatchJobType::SyncUser),
+        JobType::ReplaceUser => Some(BatchJobType::ReplaceUser),
+        JobType::ReplaceParty => Some(BatchJobType::ReplaceParty),
+        JobType::ExportSimpleUser
+        | JobType::ExportUser
+        | JobType::ExportDepartment
+        | JobType::ExportTagUser => None,
     }
 }
 
@@ -413,30 +417,30 @@ impl CallbackWire for WecomCallbackWire {
         job_type: JobType,
         errcode: i64,
         errmsg: &str,
-    ) -> (String, String) {
+    ) -> Option<(String, String)> {
         let event = CallbackEvent::BatchJobResult(BatchJobResult {
             job_id: jobid.to_owned(),
-            job_type: batch_job_type(job_type),
+            job_type: batch_job_type(job_type)?,
             errcode,
             errmsg: errmsg.to_owned(),
         });
-        (
+        Some((
             event.event().to_owned(),
             event_xml(corp.as_str(), create_time_secs, &event),
-        )
+        ))
     }
 
     async fn deliver(
         &self,
         corp: &CorpId,
-        agentid: AgentId,
+        agentid: Option<AgentId>,
         config: &CallbackConfig,
         payload: &str,
     ) -> Result<(), String> {
         let crypto = crypto_for(corp, config)?;
         let sealed = crypto.seal(payload, &unix_now_secs(), &random_nonce());
         let url = signed_url(&config.url, &sealed, None)?;
-        let body = sealed.post_body_xml(corp.as_str(), Some(agentid.get()));
+        let body = sealed.post_body_xml(corp.as_str(), agentid.map(AgentId::get));
         let response = self
             .client
             .post(url.clone())
@@ -713,7 +717,7 @@ mod tests {
         let wire = WecomCallbackWire::new();
         let payload = sample_event();
         assert_eq!(
-            wire.deliver(&corp(), agent(), &config(&url), &payload)
+            wire.deliver(&corp(), Some(agent()), &config(&url), &payload)
                 .await,
             Ok(())
         );
@@ -730,7 +734,7 @@ mod tests {
         let url = format!("{url}?app=hr");
         let payload = sample_event();
         assert_eq!(
-            wire.deliver(&corp(), agent(), &config(&url), &payload)
+            wire.deliver(&corp(), Some(agent()), &config(&url), &payload)
                 .await,
             Ok(())
         );
@@ -751,7 +755,7 @@ mod tests {
         let url = fixed_status(StatusCode::INTERNAL_SERVER_ERROR).await;
         let wire = WecomCallbackWire::new();
         assert_eq!(
-            wire.deliver(&corp(), agent(), &config(&url), &sample_event())
+            wire.deliver(&corp(), Some(agent()), &config(&url), &sample_event())
                 .await,
             Err("HTTP 500".to_owned())
         );
@@ -766,7 +770,7 @@ mod tests {
         let url = fixed_status(StatusCode::NO_CONTENT).await;
         let wire = WecomCallbackWire::new();
         assert_eq!(
-            wire.deliver(&corp(), agent(), &config(&url), &sample_event())
+            wire.deliver(&corp(), Some(agent()), &config(&url), &sample_event())
                 .await,
             Ok(())
         );
@@ -792,7 +796,7 @@ mod tests {
         let url = format!("{}/cb", serve(router).await);
         let wire = WecomCallbackWire::new();
         assert_eq!(
-            wire.deliver(&corp(), agent(), &config(&url), &sample_event())
+            wire.deliver(&corp(), Some(agent()), &config(&url), &sample_event())
                 .await,
             Err("HTTP 307".to_owned())
         );
@@ -808,7 +812,7 @@ mod tests {
         let url = closed_port_url().await;
         let wire = WecomCallbackWire::new();
         let err = wire
-            .deliver(&corp(), agent(), &config(&url), &sample_event())
+            .deliver(&corp(), Some(agent()), &config(&url), &sample_event())
             .await
             .unwrap_err();
         assert!(err.starts_with("connection refused: "), "{err}");
@@ -824,7 +828,7 @@ mod tests {
         // Short timeouts so that the test does not wait five seconds.
         let wire = WecomCallbackWire::with_timeouts(Duration::from_millis(200), CONNECT_TIMEOUT);
         assert_eq!(
-            wire.deliver(&corp(), agent(), &config(&url), &sample_event())
+            wire.deliver(&corp(), Some(agent()), &config(&url), &sample_event())
                 .await,
             Err("timeout".to_owned())
         );
@@ -1230,7 +1234,13 @@ mod tests {
         assert!(!xml.contains("小程序"));
         assert!(!xml.contains("<Avatar>"));
 
-        let (name, xml) = wire.batch_job_event(&corp(), 5, "job1", JobType::ReplaceUser, 0, "ok");
+        let (name, xml) = wire
+            .batch_job_event(&corp(), 5, "job1", JobType::ReplaceUser, 0, "ok")
+            .unwrap();
+        assert!(
+            wire.batch_job_event(&corp(), 5, "job2", JobType::ExportUser, 0, "ok")
+                .is_none()
+        );
         assert_eq!(name, "batch_job_result");
         assert!(xml.contains("<JobId><![CDATA[job1]]></JobId>"), "{xml}");
         assert!(

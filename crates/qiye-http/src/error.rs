@@ -74,6 +74,8 @@ impl From<AppError> for ApiError {
             AppError::Plan(_) => ErrCode::PlanLimit,
             AppError::Dir(dir) => dir_errcode(dir),
             AppError::CallbackUnreachable(_) => ErrCode::InvalidCallbackUrl,
+            AppError::Media(media) => table_code(media.errcode()),
+            AppError::Job(job) => table_code(job.errcode()),
             AppError::Store(cause) => {
                 tracing::error!(%cause, "storage failure");
                 return ApiError::new(ErrCode::SystemBusy);
@@ -88,10 +90,15 @@ impl From<AppError> for ApiError {
     }
 }
 
-/// A directory refusal's errcode; the number comes from the domain (it is
-/// also written into import job results), the table must hold it.
+/// A domain refusal's errcode: the number comes from the domain (it is
+/// also written into job results), the table must hold it.
+fn table_code(code: i64) -> ErrCode {
+    ErrCode::from_code(code).unwrap_or(ErrCode::InvalidParameter)
+}
+
+/// A directory refusal's errcode.
 pub fn dir_errcode(err: &qiye_domain::directory::DirError) -> ErrCode {
-    ErrCode::from_code(err.errcode()).unwrap_or(ErrCode::InvalidParameter)
+    table_code(err.errcode())
 }
 
 impl From<qiye_domain::directory::DirError> for ApiError {
@@ -119,6 +126,8 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
     use qiye_app::LimitScope;
+    use qiye_domain::job::JobError;
+    use qiye_domain::media::MediaError;
 
     #[test]
     fn every_directory_refusal_has_its_own_code_in_the_table() {
@@ -194,13 +203,41 @@ mod tests {
             AppError::AppField(AppFieldError::Url("u")),
             AppError::Id(IdError::AgentId),
             AppError::CorpNotFound,
+            AppError::Media(MediaError::BadKind("exe".into())),
+            AppError::Media(MediaError::NoFile),
+            AppError::Media(MediaError::Empty),
+            AppError::Media(MediaError::UnknownId),
+            AppError::Media(MediaError::Size {
+                kind: "file",
+                size: 1,
+                min: 6,
+                max: 10,
+            }),
+            AppError::Media(MediaError::WrongKind {
+                found: "image",
+                expected: "file",
+            }),
+            AppError::Job(JobError::UnknownJob),
+            AppError::Job(JobError::OtherCaller),
+            AppError::Job(JobError::BadFile("x".into())),
+            AppError::Job(JobError::BadCallback("x".into())),
+            AppError::Job(JobError::BadAesKey),
+            AppError::Job(JobError::BadBlockSize { min: 1, max: 2 }),
             AppError::Store(qiye_domain::ports::StoreError::Unavailable(
                 "db down".into(),
             )),
         ];
         for err in samples {
+            let expected = match &err {
+                AppError::Media(m) => Some(m.errcode()),
+                AppError::Job(j) => Some(j.errcode()),
+                _ => None,
+            };
             let api = ApiError::from(err);
             assert!(ErrCode::ALL.contains(&api.code));
+            if let Some(code) = expected {
+                assert_eq!(api.code.code(), code, "domain code must be in the table");
+            }
             assert!(
                 !api.message().contains("db down"),
                 "internal causes are never sent"

@@ -12,6 +12,7 @@ pub mod callback;
 pub mod cgi;
 pub mod envelope;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod metrics;
 pub mod ops;

@@ -291,6 +291,7 @@ impl Config {
         Ok(ServicesConfig {
             rate_limits: self.rate_limits()?,
             token_cache_ttl: Duration::from_millis(self.token_cache_ms),
+            media_dir: Some(self.data_dir.join("media")),
         })
     }
 

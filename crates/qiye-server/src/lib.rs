@@ -14,6 +14,7 @@ use qiye_app::Services;
 use qiye_domain::clock::{Clock, SystemClock};
 use qiye_domain::ports::Store;
 use qiye_http::callback::WecomCallbackWire;
+use qiye_http::export::WecomExportWire;
 use qiye_store::SqlStore;
 
 pub use config::Config;
@@ -48,6 +49,7 @@ pub fn services_with_clock(
 ) -> anyhow::Result<Arc<Services>> {
     Ok(Arc::new(
         Services::new(store, clock, config.services_config()?)
-            .with_callback_wire(Arc::new(WecomCallbackWire::new())),
+            .with_callback_wire(Arc::new(WecomCallbackWire::new()))
+            .with_export_wire(Arc::new(WecomExportWire)),
     ))
 }

@@ -25,11 +25,15 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 /// it looks for due events again.
 const CALLBACK_DELIVERY_IDLE: Duration = Duration::from_millis(500);
 
+/// How often the job runner looks for jobs submitted on other nodes (or
+/// whose runner died); jobs submitted on this node start at once.
+const JOB_POLL_IDLE: Duration = Duration::from_secs(2);
+
 /// How long shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// How long shutdown waits for a callback delivery round in progress. An
-/// event it interrupts is sent again once its delivery lease runs out.
+/// How long shutdown waits for a callback delivery round or a job in
+/// progress. What it interrupts is picked up again once its lease runs out.
 const DELIVERY_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Name of the corp created at first start.
@@ -57,20 +61,21 @@ pub struct LocalServer {
     /// Where it listens.
     pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    stop_delivery: watch::Sender<bool>,
+    stop_workers: watch::Sender<bool>,
 }
 
 impl LocalServer {
-    /// Serves `services` on `127.0.0.1:<free port>` and delivers their
-    /// callback events.
+    /// Serves `services` on `127.0.0.1:<free port>`, delivers their
+    /// callback events and runs their jobs.
     pub async fn spawn(services: Arc<Services>) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let (stop_delivery, delivery_stopped) = watch::channel(false);
+        let (stop_workers, workers_stopped) = watch::channel(false);
         tokio::spawn(callback_delivery_loop(
             Arc::clone(&services),
-            delivery_stopped,
+            workers_stopped.clone(),
         ));
+        tokio::spawn(job_loop(Arc::clone(&services), workers_stopped));
         let state = AppState {
             services,
             metrics: Arc::new(Metrics::default()),
@@ -82,7 +87,7 @@ impl LocalServer {
         Ok(Self {
             addr,
             stop: Some(stop),
-            stop_delivery,
+            stop_workers,
         })
     }
 }
@@ -92,7 +97,7 @@ impl Drop for LocalServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = self.stop_delivery.send(true);
+        let _ = self.stop_workers.send(true);
     }
 }
 
@@ -117,6 +122,34 @@ pub async fn callback_delivery_loop(services: Arc<Services>, stop: watch::Receiv
     services
         .run_callback_delivery(CALLBACK_DELIVERY_IDLE, stop)
         .await;
+}
+
+/// Runs directory jobs (imports, exports) until told to stop.
+pub async fn job_loop(services: Arc<Services>, stop: watch::Receiver<bool>) {
+    services.run_jobs(JOB_POLL_IDLE, stop).await;
+}
+
+/// Waits up to `grace` for a background task to finish, then aborts it.
+async fn stop_within(
+    mut task: tokio::task::JoinHandle<()>,
+    grace: Duration,
+    what: &str,
+) -> anyhow::Result<()> {
+    let joined = match tokio::time::timeout(grace, &mut task).await {
+        Ok(joined) => joined,
+        Err(_) => {
+            tracing::warn!(
+                "{what} still busy after {}s; stopping it (its interrupted work is picked up again later)",
+                grace.as_secs()
+            );
+            task.abort();
+            task.await
+        }
+    };
+    match joined {
+        Err(err) if !err.is_cancelled() => Err(err).context(what.to_owned()),
+        _ => Ok(()),
+    }
 }
 
 /// Creates the default corp on an empty database and prints its credentials once.
@@ -206,10 +239,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
     let housekeeping = tokio::spawn(housekeeping_loop(Arc::clone(&services), stop_rx.clone()));
-    let mut delivery = tokio::spawn(callback_delivery_loop(
+    let delivery = tokio::spawn(callback_delivery_loop(
         Arc::clone(&services),
         stop_rx.clone(),
     ));
+    let jobs = tokio::spawn(job_loop(Arc::clone(&services), stop_rx.clone()));
 
     println!(
         "qiye: serving {} on {} (database: {})",
@@ -238,22 +272,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .context("metrics server")?;
     }
     housekeeping.await.context("housekeeping task")?;
-    let delivered = match tokio::time::timeout(DELIVERY_STOP_GRACE, &mut delivery).await {
-        Ok(joined) => joined,
-        Err(_) => {
-            tracing::warn!(
-                "callback delivery still busy after {}s; stopping it (interrupted events are sent again later)",
-                DELIVERY_STOP_GRACE.as_secs()
-            );
-            delivery.abort();
-            delivery.await
-        }
-    };
-    if let Err(err) = delivered
-        && !err.is_cancelled()
-    {
-        return Err(err).context("callback delivery task");
-    }
+    stop_within(delivery, DELIVERY_STOP_GRACE, "callback delivery").await?;
+    stop_within(jobs, DELIVERY_STOP_GRACE, "directory jobs").await?;
     services.store().close().await;
     println!("qiye: stopped");
     Ok(())

@@ -701,60 +701,11 @@ async fn changes_by_another_process_are_seen(backend: Backend) {
 }
 
 async fn change_callbacks_arrive_encrypted_in_order(backend: Backend) {
-    use axum::extract::{Query, State};
-    use std::collections::HashMap;
-    use tokio::sync::Mutex;
-    const KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
     let app = TestApp::spawn(backend).await;
     let (corp, t) = contact_token(&app).await;
-    let received: Arc<Mutex<Vec<String>>> = Arc::default();
-    let crypto = Arc::new(
-        qiye_wecom::crypto::CallbackCrypto::new("tok123", KEY, corp.corpid.as_str()).unwrap(),
-    );
-    type Shared = (
-        Arc<qiye_wecom::crypto::CallbackCrypto>,
-        Arc<Mutex<Vec<String>>>,
-    );
-    async fn verify(
-        State((c, _)): State<Shared>,
-        Query(q): Query<HashMap<String, String>>,
-    ) -> String {
-        c.verify_and_decrypt(
-            &q["msg_signature"],
-            &q["timestamp"],
-            &q["nonce"],
-            &q["echostr"],
-        )
-        .unwrap_or_default()
-    }
-    async fn receive(
-        State((c, got)): State<Shared>,
-        Query(q): Query<HashMap<String, String>>,
-        body: String,
-    ) -> &'static str {
-        let start = body.find("<Encrypt><![CDATA[").unwrap() + "<Encrypt><![CDATA[".len();
-        let end = body[start..].find("]]>").unwrap() + start;
-        let plain = c
-            .verify_and_decrypt(
-                &q["msg_signature"],
-                &q["timestamp"],
-                &q["nonce"],
-                &body[start..end],
-            )
-            .unwrap();
-        got.lock().await.push(plain);
-        "success"
-    }
-    let router = axum::Router::new()
-        .route("/cb", axum::routing::get(verify).post(receive))
-        .with_state((Arc::clone(&crypto), Arc::clone(&received)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let receiver = common::CallbackReceiver::spawn(&corp.corpid).await;
     let (agentid, _) = app.app(&corp.corpid, "HR").await;
-    let config =
-        qiye_domain::callback::CallbackConfig::new(&format!("http://{addr}/cb"), "tok123", KEY)
-            .unwrap();
+    let config = receiver.config();
     app.services
         .set_callback(
             Actor::System,
@@ -788,20 +739,10 @@ async fn change_callbacks_arrive_encrypted_in_order(backend: Backend) {
     get(&app, &t, "user/delete", "userid=ann").await;
     // The server's own delivery loop runs too; wait (bounded) until all four
     // events have arrived, whoever delivered them.
-    for _ in 0..100 {
-        app.services.deliver_callbacks().await.unwrap();
-        if received.lock().await.len() >= 4 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let got = received.lock().await.clone();
+    let got = receiver.wait_for(&app, 4).await;
     let kinds: Vec<&str> = got
         .iter()
-        .map(|x| {
-            let s = x.find("<ChangeType><![CDATA[").unwrap() + "<ChangeType><![CDATA[".len();
-            &x[s..s + x[s..].find("]]>").unwrap()]
-        })
+        .map(|x| common::xml_field(x, "ChangeType"))
         .collect();
     assert_eq!(
         kinds,

@@ -23,19 +23,27 @@ pub(crate) async fn enqueue_in(
 ) -> StoreResult<()> {
     for e in entries {
         sqlx::query(&dialect.sql(
-            "INSERT INTO callback_outbox (corp_id, agentid, event, payload, created_at, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
+            "INSERT INTO callback_outbox (corp_id, agentid, event, payload, created_at, next_attempt_at, \
+             dest_url, dest_token, dest_aes_key) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
         ))
         .bind(corp.as_str())
-        .bind(e.agentid.get())
+        .bind(queue_key(e.agentid))
         .bind(e.event.as_str())
         .bind(e.payload.as_str())
         .bind(at)
+        .bind(e.destination.as_ref().map(|d| d.url.as_str()))
+        .bind(e.destination.as_ref().map(|d| d.token.as_str()))
+        .bind(e.destination.as_ref().map(|d| d.aes_key.as_str()))
         .execute(&mut *conn)
         .await
         .map_err(|err| dialect.map_err(err))?;
     }
     Ok(())
+}
+
+/// The stored queue key: the agentid, or 0 for the contacts-sync credential.
+fn queue_key(agentid: Option<AgentId>) -> i64 {
+    agentid.map_or(0, AgentId::get)
 }
 
 #[derive(sqlx::FromRow)]
@@ -49,10 +57,13 @@ struct OutboxRow {
     attempts: i64,
     delivered_at: Option<i64>,
     last_error: Option<String>,
+    dest_url: Option<String>,
+    dest_token: Option<String>,
+    dest_aes_key: Option<String>,
 }
 
-const OUTBOX_COLUMNS: &str =
-    "seq, corp_id, agentid, event, payload, created_at, attempts, delivered_at, last_error";
+const OUTBOX_COLUMNS: &str = "seq, corp_id, agentid, event, payload, created_at, attempts, delivered_at, last_error, \
+     dest_url, dest_token, dest_aes_key";
 
 impl TryFrom<OutboxRow> for OutboxItem {
     type Error = StoreError;
@@ -62,7 +73,18 @@ impl TryFrom<OutboxRow> for OutboxItem {
         Ok(OutboxItem {
             seq: r.seq,
             corp_id: CorpId::parse(&r.corp_id).map_err(|e| bad(&e))?,
-            agentid: AgentId::new(r.agentid).map_err(|e| bad(&e))?,
+            agentid: match r.agentid {
+                0 => None,
+                id => Some(AgentId::new(id).map_err(|e| bad(&e))?),
+            },
+            destination: match (r.dest_url, r.dest_token, r.dest_aes_key) {
+                (Some(url), Some(token), Some(aes_key)) => Some(CallbackConfig {
+                    url,
+                    token,
+                    aes_key,
+                }),
+                _ => None,
+            },
             event: r.event,
             payload: r.payload,
             created_at: r.created_at,

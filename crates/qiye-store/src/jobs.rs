@@ -108,6 +108,28 @@ impl JobStore for SqlStore {
         })
     }
 
+    async fn delete_expired_media(&self, now: i64) -> StoreResult<Vec<(CorpId, String)>> {
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            &self
+                .dialect
+                .sql("SELECT corp_id, media_id FROM media WHERE expires_at <= $1"),
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        sqlx::query(&self.dialect.sql("DELETE FROM media WHERE expires_at <= $1"))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        tx.commit().await.map_err(|e| self.map_err(e))?;
+        rows.into_iter()
+            .map(|(corp, id)| Ok((CorpId::parse(&corp).map_err(corrupt)?, id)))
+            .collect()
+    }
+
     async fn insert_job(&self, job: &ImportJob) -> StoreResult<()> {
         sqlx::query(&self.dialect.sql(&format!(
             "INSERT INTO import_jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -129,10 +151,10 @@ impl JobStore for SqlStore {
         Ok(())
     }
 
-    async fn update_job(&self, job: &ImportJob) -> StoreResult<()> {
+    async fn update_job(&self, job: &ImportJob, lease_until: i64) -> StoreResult<()> {
         let done = sqlx::query(&self.dialect.sql(
-            "UPDATE import_jobs SET status = $3, total = $4, processed = $5, result = $6, finished_at = $7 \
-             WHERE corp_id = $1 AND jobid = $2",
+            "UPDATE import_jobs SET status = $3, total = $4, processed = $5, result = $6, finished_at = $7, \
+             lease_until = $8 WHERE corp_id = $1 AND jobid = $2",
         ))
         .bind(job.corp_id.as_str())
         .bind(job.jobid.as_str())
@@ -141,6 +163,7 @@ impl JobStore for SqlStore {
         .bind(job.processed as i64)
         .bind(job.result.as_str())
         .bind(job.finished_at)
+        .bind(lease_until)
         .execute(&self.pool)
         .await
         .map_err(|e| self.map_err(e))?;
@@ -159,13 +182,34 @@ impl JobStore for SqlStore {
         ImportJob::try_from(r)
     }
 
-    async fn unfinished_jobs(&self) -> StoreResult<Vec<ImportJob>> {
-        let rows: Vec<JobRow> = sqlx::query_as(&self.dialect.sql(&format!(
-            "SELECT {JOB_COLUMNS} FROM import_jobs WHERE status <> 3 ORDER BY created_at"
+    async fn claim_job(&self, now: i64, lease_ms: i64) -> StoreResult<Option<ImportJob>> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<JobRow> = sqlx::query_as(&self.dialect.sql(&format!(
+            "SELECT {JOB_COLUMNS} FROM import_jobs WHERE status IN ($1, $2) AND lease_until <= $3 \
+             ORDER BY created_at, jobid LIMIT 1{}",
+            self.dialect.for_update()
         )))
-        .fetch_all(&self.pool)
+        .bind(JobStatus::Started.code())
+        .bind(JobStatus::Running.code())
+        .bind(now)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| self.map_err(e))?;
-        rows.into_iter().map(ImportJob::try_from).collect()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        sqlx::query(
+            &self
+                .dialect
+                .sql("UPDATE import_jobs SET lease_until = $3 WHERE corp_id = $1 AND jobid = $2"),
+        )
+        .bind(row.corp_id.as_str())
+        .bind(row.jobid.as_str())
+        .bind(now + lease_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        tx.commit().await.map_err(|e| self.map_err(e))?;
+        ImportJob::try_from(row).map(Some)
     }
 }

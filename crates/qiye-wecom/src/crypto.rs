@@ -51,6 +51,86 @@ const KEY_ENGINE: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
 );
 
+/// The 32-byte AES key of an EncodingAESKey (43 characters of the standard
+/// base64 alphabet).
+fn decode_aes_key(encoding_aes_key: &str) -> Result<[u8; 32], CryptoError> {
+    let key_chars_ok = encoding_aes_key.len() == 43
+        && encoding_aes_key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    if !key_chars_ok {
+        return Err(CryptoError::IllegalAesKey);
+    }
+    let decoded = KEY_ENGINE
+        .decode(format!("{encoding_aes_key}="))
+        .map_err(|_| CryptoError::IllegalAesKey)?;
+    decoded.try_into().map_err(|_| CryptoError::IllegalAesKey)
+}
+
+/// Encryption of export files (`export/*`): AES-256-CBC under the
+/// request's EncodingAESKey, IV = the key's first 16 bytes, PKCS#7 padding
+/// to 32-byte blocks, as callbacks use, but with no random prefix, length
+/// or receive id: the file is the ciphertext of the JSON document, raw.
+#[derive(Clone)]
+pub struct FileCipher {
+    key: [u8; 32],
+}
+
+impl fmt::Debug for FileCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FileCipher(<redacted>)")
+    }
+}
+
+impl FileCipher {
+    /// The cipher of an EncodingAESKey.
+    pub fn new(encoding_aes_key: &str) -> Result<Self, CryptoError> {
+        Ok(Self {
+            key: decode_aes_key(encoding_aes_key)?,
+        })
+    }
+
+    fn iv(&self) -> GenericArray<u8, aes::cipher::consts::U16> {
+        GenericArray::clone_from_slice(&self.key[..AES_BLOCK])
+    }
+
+    /// Encrypts a file.
+    pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
+        let pad = PAD_BLOCK - plaintext.len() % PAD_BLOCK;
+        let mut buf = Vec::with_capacity(plaintext.len() + pad);
+        buf.extend_from_slice(plaintext);
+        // `pad` is 1..=32, so it fits a byte.
+        buf.resize(plaintext.len() + pad, pad as u8);
+        let mut cipher = cbc::Encryptor::<Aes256>::new(&self.key.into(), &self.iv());
+        for block in buf.chunks_exact_mut(AES_BLOCK) {
+            cipher.encrypt_block_mut(GenericArray::from_mut_slice(block));
+        }
+        buf
+    }
+
+    /// Decrypts a file sealed with the same key.
+    pub fn open(&self, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if ciphertext.is_empty() || ciphertext.len() % AES_BLOCK != 0 {
+            return Err(CryptoError::CiphertextLength(ciphertext.len()));
+        }
+        let mut buf = ciphertext.to_vec();
+        let mut cipher = cbc::Decryptor::<Aes256>::new(&self.key.into(), &self.iv());
+        for block in buf.chunks_exact_mut(AES_BLOCK) {
+            cipher.decrypt_block_mut(GenericArray::from_mut_slice(block));
+        }
+        let pad_byte = buf[buf.len() - 1];
+        let pad = usize::from(pad_byte);
+        if !(1..=PAD_BLOCK).contains(&pad)
+            || pad > buf.len()
+            || buf[buf.len() - pad..].iter().any(|&b| b != pad_byte)
+        {
+            return Err(CryptoError::BadPadding);
+        }
+        buf.truncate(buf.len() - pad);
+        Ok(buf)
+    }
+}
+
 /// Why a callback could not be sealed, verified or opened. Each variant maps
 /// to the error code of Tencent's reference implementation (`ierror`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -212,17 +292,7 @@ impl CallbackCrypto {
         {
             return Err(CryptoError::InvalidToken);
         }
-        let key_chars_ok = encoding_aes_key.len() == 43
-            && encoding_aes_key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
-        if !key_chars_ok {
-            return Err(CryptoError::IllegalAesKey);
-        }
-        let decoded = KEY_ENGINE
-            .decode(format!("{encoding_aes_key}="))
-            .map_err(|_| CryptoError::IllegalAesKey)?;
-        let key: [u8; 32] = decoded.try_into().map_err(|_| CryptoError::IllegalAesKey)?;
+        let key = decode_aes_key(encoding_aes_key)?;
         Ok(Self {
             token: token.to_owned(),
             key,
@@ -897,5 +967,26 @@ mod tests {
                 Err(CryptoError::InvalidSignature)
             );
         }
+    }
+
+    #[test]
+    fn export_files_round_trip_and_refuse_a_wrong_key() {
+        let key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let cipher = FileCipher::new(key).unwrap();
+        for len in [0usize, 1, 31, 32, 33, 1000] {
+            let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let sealed = cipher.seal(&plain);
+            assert_eq!(sealed.len() % 32, 0);
+            assert!(sealed.len() > plain.len());
+            assert_eq!(cipher.open(&sealed).unwrap(), plain);
+        }
+        let other = FileCipher::new("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefg").unwrap();
+        let sealed = cipher.seal(b"{\"userlist\":[]}");
+        assert_ne!(
+            other.open(&sealed).ok().as_deref(),
+            Some(&b"{\"userlist\":[]}"[..])
+        );
+        assert!(FileCipher::new("short").is_err());
+        assert!(cipher.open(&[]).is_err());
     }
 }

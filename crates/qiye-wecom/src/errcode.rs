@@ -95,8 +95,16 @@ errcodes! {
     InvalidTagNameLength = 40072, "invalid tagname size";
     /// No such job.
     InvalidJobId = 40088, "invalid jobid";
-    /// The media file is missing, of the wrong type or size.
-    InvalidMedia = 40004, "invalid media";
+    /// The media is of the wrong type for this use.
+    InvalidMedia = 40004, "invalid media type";
+    /// `media/upload?type=` is not image, voice, video or file.
+    InvalidUploadType = 40005, "invalid file type";
+    /// The upload is smaller or larger than its type allows.
+    InvalidFileSize = 40006, "invalid file size";
+    /// Unknown, expired or another corp's media_id.
+    InvalidMediaId = 40007, "invalid media_id";
+    /// The upload carries no data (no `media` part, or an empty one).
+    EmptyMedia = 44001, "empty media data";
     /// The import file's content cannot be read.
     InvalidImportFile = 40092, "invalid import file content";
     /// `replaceuser` would delete more members than the protection allows.
@@ -184,10 +192,20 @@ impl ErrCode {
             ErrCode::InvalidTagNameLength => {
                 "a tag name that is empty or longer than 32 characters"
             }
-            ErrCode::InvalidJobId => "`batch/getresult` with an unknown jobid",
-            ErrCode::InvalidMedia => {
-                "an upload of the wrong type or size, or an unknown / expired media_id"
+            ErrCode::InvalidJobId => {
+                "`batch/getresult` / `export/get_result` with an unknown jobid (or another app's)"
             }
+            ErrCode::InvalidMedia => {
+                "a media_id of the wrong type, e.g. an image given to `batch/*`"
+            }
+            ErrCode::InvalidUploadType => {
+                "`media/upload?type=` other than image, voice, video, file"
+            }
+            ErrCode::InvalidFileSize => {
+                "an upload of 5 bytes or less, or over its type's limit (file 20 MB, image/video 10 MB, voice 2 MB)"
+            }
+            ErrCode::InvalidMediaId => "an unknown, expired (3 days) or other corp's media_id",
+            ErrCode::EmptyMedia => "an upload without a `media` part, or with an empty one",
             ErrCode::InvalidImportFile => {
                 "an import file that cannot be read (format, header, encoding)"
             }

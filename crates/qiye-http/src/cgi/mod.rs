@@ -3,13 +3,15 @@
 //! input, then calls one use case.
 
 mod agent;
-mod directory;
+pub(crate) mod directory;
+pub(crate) mod media;
 mod token;
 
 use std::future::Future;
 use std::net::IpAddr;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::{MethodRouter, get, post};
 use qiye_app::AuthContext;
@@ -84,6 +86,42 @@ pub fn routes() -> Router<AppState> {
         .route("/tag/list", cgi_get(directory::tag::list))
         .route("/tag/addtagusers", cgi_post(directory::tag::add_users))
         .route("/tag/deltagusers", cgi_post(directory::tag::del_users))
+        .route("/batch/syncuser", cgi_post(directory::jobs::sync_user))
+        .route(
+            "/batch/replaceuser",
+            cgi_post(directory::jobs::replace_user),
+        )
+        .route(
+            "/batch/replaceparty",
+            cgi_post(directory::jobs::replace_party),
+        )
+        .route("/batch/getresult", cgi_get(directory::jobs::get_result))
+        .route(
+            "/export/simple_user",
+            cgi_post(directory::jobs::export_simple_user),
+        )
+        .route("/export/user", cgi_post(directory::jobs::export_user))
+        .route(
+            "/export/department",
+            cgi_post(directory::jobs::export_department),
+        )
+        .route(
+            "/export/taguser",
+            cgi_post(directory::jobs::export_tag_user),
+        )
+        .route(
+            "/export/get_result",
+            cgi_get(directory::jobs::export_result),
+        )
+        .route(
+            "/export/download/{corpid}/{media_id}",
+            cgi_get(directory::jobs::download),
+        )
+        .route(
+            "/media/upload",
+            cgi_post(media::upload).layer(DefaultBodyLimit::max(media::MAX_UPLOAD_BODY)),
+        )
+        .route("/media/get", cgi_get(media::get))
 }
 
 /// Runs a mutation and, when it fails, appends the failure to the audit log

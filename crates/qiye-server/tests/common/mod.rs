@@ -45,9 +45,11 @@ macro_rules! on_both_backends {
     )*};
 }
 
-enum Guard {
-    Dir(tempfile::TempDir),
-    Pg(TestDatabase),
+/// Keeps the test's data directory (media, and the SQLite file) and, on
+/// PostgreSQL, its database alive.
+struct Guard {
+    _dir: tempfile::TempDir,
+    _pg: Option<TestDatabase>,
 }
 
 pub struct TestApp {
@@ -75,19 +77,18 @@ impl TestApp {
             token_cache_ms: 0,
             ..Config::default()
         };
-        let guard = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                config.data_dir = dir.path().to_path_buf();
-                Guard::Dir(dir)
-            }
+        let dir = tempfile::tempdir().expect("temp dir");
+        config.data_dir = dir.path().to_path_buf();
+        let pg = match backend {
+            Backend::Sqlite => None,
             Backend::Postgres => {
                 let server = pg_url_from_env().expect("QIYE_TEST_PG_URL");
                 let db = TestDatabase::create(&server).await.expect("test database");
                 config.database_url = db.url.clone();
-                Guard::Pg(db)
+                Some(db)
             }
         };
+        let guard = Guard { _dir: dir, _pg: pg };
         adjust(&mut config);
         let store = qiye_server::open_store(&config).await.expect("open store");
         let clock = ManualClock::starting_now();
@@ -197,4 +198,114 @@ pub async fn check_envelope(response: reqwest::Response) -> Value {
 
 pub fn errcode(reply: &Value) -> i64 {
     reply["errcode"].as_i64().expect("errcode")
+}
+
+/// The text of `<name><![CDATA[...]]></name>` (or `<name>...</name>`) in a
+/// callback's plaintext XML; empty when absent.
+pub fn xml_field<'a>(xml: &'a str, name: &str) -> &'a str {
+    let open = format!("<{name}>");
+    let Some(start) = xml.find(&open).map(|i| i + open.len()) else {
+        return "";
+    };
+    let rest = &xml[start..];
+    let end = rest.find(&format!("</{name}>")).unwrap_or(rest.len());
+    let text = &rest[..end];
+    text.strip_prefix("<![CDATA[")
+        .and_then(|t| t.strip_suffix("]]>"))
+        .unwrap_or(text)
+}
+
+/// A callback receiver on loopback, as an integration would build it: it
+/// answers the echostr handshake and verifies and decrypts every event.
+pub struct CallbackReceiver {
+    pub url: String,
+    pub token: &'static str,
+    pub key: &'static str,
+    received: Arc<tokio::sync::Mutex<Vec<String>>>,
+}
+
+type ReceiverState = (
+    Arc<qiye_wecom::crypto::CallbackCrypto>,
+    Arc<tokio::sync::Mutex<Vec<String>>>,
+);
+
+async fn receiver_verify(
+    axum::extract::State((crypto, _)): axum::extract::State<ReceiverState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> String {
+    crypto
+        .verify_and_decrypt(
+            &q["msg_signature"],
+            &q["timestamp"],
+            &q["nonce"],
+            &q["echostr"],
+        )
+        .unwrap_or_default()
+}
+
+async fn receiver_event(
+    axum::extract::State((crypto, got)): axum::extract::State<ReceiverState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    body: String,
+) -> &'static str {
+    let plain = crypto
+        .verify_and_decrypt(
+            &q["msg_signature"],
+            &q["timestamp"],
+            &q["nonce"],
+            xml_field(&body, "Encrypt"),
+        )
+        .expect("a correctly signed and encrypted event");
+    got.lock().await.push(plain);
+    "success"
+}
+
+impl CallbackReceiver {
+    pub const TOKEN: &'static str = "tok123";
+    pub const KEY: &'static str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+
+    pub async fn spawn(corp: &CorpId) -> Self {
+        let crypto = Arc::new(
+            qiye_wecom::crypto::CallbackCrypto::new(Self::TOKEN, Self::KEY, corp.as_str()).unwrap(),
+        );
+        let received: Arc<tokio::sync::Mutex<Vec<String>>> = Arc::default();
+        let router = axum::Router::new()
+            .route(
+                "/cb",
+                axum::routing::get(receiver_verify).post(receiver_event),
+            )
+            .with_state((crypto, Arc::clone(&received)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Self {
+            url: format!("http://{addr}/cb"),
+            token: Self::TOKEN,
+            key: Self::KEY,
+            received,
+        }
+    }
+
+    pub fn config(&self) -> qiye_domain::callback::CallbackConfig {
+        qiye_domain::callback::CallbackConfig::new(&self.url, self.token, self.key).unwrap()
+    }
+
+    /// Drives delivery (the server's own loop runs too) until `n` events
+    /// have arrived or 5 seconds have passed; returns what arrived.
+    pub async fn wait_for(&self, app: &TestApp, n: usize) -> Vec<String> {
+        self.wait_until(app, |got| got.len() >= n).await
+    }
+
+    /// Drives delivery until `done` holds for the events received so far,
+    /// or 5 seconds have passed; returns what arrived.
+    pub async fn wait_until(&self, app: &TestApp, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        for _ in 0..100 {
+            app.services.deliver_callbacks().await.unwrap();
+            if done(&self.received.lock().await) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.received.lock().await.clone()
+    }
 }

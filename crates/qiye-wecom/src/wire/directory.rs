@@ -497,6 +497,64 @@ pub struct BatchRequest {
     pub callback: Option<JobCallback>,
 }
 
+/// `export/simple_user`, `export/user`, `export/department`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExportRequest {
+    /// The key the files are encrypted with (43 characters).
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub encoding_aeskey: Option<String>,
+    /// Rows per file.
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub block_size: Option<i64>,
+    /// The tag (`export/taguser`).
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub tagid: Option<i64>,
+}
+
+/// One file of an export.
+#[derive(Debug, Serialize)]
+pub struct ExportData {
+    /// Where to download it (no token needed; unguessable; expires with
+    /// the file).
+    pub url: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// MD5 of the encrypted file.
+    pub md5: String,
+}
+
+/// `export/get_result` reply.
+#[derive(Debug, Serialize)]
+pub struct ExportResult {
+    /// 0 not started, 1 running, 2 done, 3 failed.
+    pub status: i64,
+    /// The files, when done.
+    pub data_list: Vec<ExportData>,
+}
+
+/// The plaintext of an `export/simple_user` or `export/user` file.
+#[derive(Debug, Serialize)]
+pub struct ExportUsers<T> {
+    /// Members.
+    pub userlist: Vec<T>,
+}
+
+/// The plaintext of an `export/department` file.
+#[derive(Debug, Serialize)]
+pub struct ExportDepartments {
+    /// Departments.
+    pub department: Vec<DepartmentOut>,
+}
+
+/// The plaintext of an `export/taguser` file.
+#[derive(Debug, Serialize)]
+pub struct ExportTagUsers {
+    /// Members of the tag.
+    pub userlist: Vec<TagUser>,
+    /// Departments of the tag.
+    pub partylist: Vec<i64>,
+}
+
 /// `{jobid}` reply.
 #[derive(Debug, Serialize)]
 pub struct JobCreated {

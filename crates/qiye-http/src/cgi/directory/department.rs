@@ -28,7 +28,7 @@ fn order(raw: Option<i64>) -> Result<Option<u32>, ApiError> {
     .transpose()
 }
 
-fn dept_out(dir: &Directory, d: &Department) -> DepartmentOut {
+pub(crate) fn dept_out(dir: &Directory, d: &Department) -> DepartmentOut {
     DepartmentOut {
         id: i64::from(d.id.get()),
         name: d.name.clone(),

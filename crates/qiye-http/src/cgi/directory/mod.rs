@@ -5,6 +5,7 @@
 //! one use case.
 
 pub mod department;
+pub mod jobs;
 pub mod tag;
 pub mod user;
 

@@ -15,7 +15,7 @@ use crate::envelope::Reply;
 use crate::error::ApiError;
 use crate::extract::{Caller, WecomBody, WecomQuery};
 
-fn tag_id(raw: Option<i64>) -> Result<TagId, ApiError> {
+pub(super) fn tag_id(raw: Option<i64>) -> Result<TagId, ApiError> {
     raw.and_then(|t| u32::try_from(t).ok())
         .filter(|t| *t > 0)
         .map(TagId)

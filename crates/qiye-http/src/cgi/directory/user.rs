@@ -195,7 +195,7 @@ fn depts_of(m: &Member) -> Vec<i64> {
         .collect()
 }
 
-fn user_out(corp: &CorpId, m: &Member) -> UserOut {
+pub(crate) fn user_out(corp: &CorpId, m: &Member) -> UserOut {
     UserOut {
         userid: m.userid.as_str().to_owned(),
         name: m.name.clone(),
@@ -233,6 +233,15 @@ fn user_out(corp: &CorpId, m: &Member) -> UserOut {
         external_profile: serde_json::from_str(&m.external_profile).ok(),
         english_name: m.english_name.clone(),
         hide_mobile: 0,
+    }
+}
+
+pub(crate) fn simple_user_out(corp: &CorpId, m: &Member) -> SimpleUser {
+    SimpleUser {
+        userid: m.userid.as_str().to_owned(),
+        name: m.name.clone(),
+        department: depts_of(m),
+        open_userid: openid_of(corp, &m.userid),
     }
 }
 
@@ -390,12 +399,7 @@ pub async fn simplelist(
         .dir_read(&dir, |view| {
             view.members_of(dept, fetch_child, status).map(|ms| {
                 ms.into_iter()
-                    .map(|m| SimpleUser {
-                        userid: m.userid.as_str().to_owned(),
-                        name: m.name.clone(),
-                        department: depts_of(m),
-                        open_userid: openid_of(&corp, &m.userid),
-                    })
+                    .map(|m| simple_user_out(&corp, m))
                     .collect::<Vec<_>>()
             })
         })
