@@ -71,7 +71,12 @@ pub async fn app_ranges_round_trip(store: Arc<dyn Store>) {
     let audits = audit_count(store.as_ref(), &a.id).await;
 
     store
-        .set_app_range(&a.id, agentid, Some(&wide_range()), &record(&a.id, "app.range"))
+        .set_app_range(
+            &a.id,
+            agentid,
+            Some(&wide_range()),
+            &record(&a.id, "app.range"),
+        )
         .await
         .unwrap();
     let back = store.app_range(&a.id, agentid).await.unwrap().unwrap();
@@ -92,7 +97,12 @@ pub async fn app_ranges_round_trip(store: Arc<dyn Store>) {
         "a new range replaces the old one whole"
     );
     store
-        .set_app_range(&a.id, agentid, Some(&Range::default()), &record(&a.id, "app.range"))
+        .set_app_range(
+            &a.id,
+            agentid,
+            Some(&Range::default()),
+            &record(&a.id, "app.range"),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -114,7 +124,12 @@ pub async fn app_ranges_round_trip(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .set_app_range(&a.id, ghost, Some(&wide_range()), &record(&a.id, "app.range"))
+            .set_app_range(
+                &a.id,
+                ghost,
+                Some(&wide_range()),
+                &record(&a.id, "app.range")
+            )
             .await,
         Err(StoreError::NotFound)
     );
@@ -298,7 +313,10 @@ pub async fn policy_rules_round_trip(store: Arc<dyn Store>) {
         .fields
         .iter()
         .find(|r| r.field == ProtectedField::Mobile);
-    assert_eq!(mobile.map(|r| (r.admins, &r.readers)), Some((false, &only_lisi)));
+    assert_eq!(
+        mobile.map(|r| (r.admins, &r.readers)),
+        Some((false, &only_lisi))
+    );
 
     // Removal, explicitly or with the department.
     set_field(ProtectedField::Mobile, None).await;

@@ -200,14 +200,34 @@ pub(crate) fn applied(dir: &Directory, changes: &[DirChange]) -> Directory {
     dir
 }
 
-/// Loads a corp's directory and asserts it equals `expected`.
+/// Loads a corp's directory and asserts it equals `expected`, part by
+/// part so that a failure names what differs.
 async fn assert_loads(store: &dyn Store, corp: &CorpId, expected: &Directory) -> Directory {
     let (_, loaded) = store.load_directory(corp).await.expect("load");
+    let (got, want) = (snapshot(&loaded), snapshot(expected));
     assert_eq!(
-        snapshot(&loaded),
-        snapshot(expected),
-        "the store did not load what was committed"
+        got.depts, want.depts,
+        "departments differ from what was committed"
     );
+    let userids = |s: &Snapshot| {
+        s.members
+            .iter()
+            .map(|m| m.userid.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        userids(&got),
+        userids(&want),
+        "members differ from what was committed"
+    );
+    for (got, want) in got.members.iter().zip(&want.members) {
+        assert_eq!(
+            got, want,
+            "member {} differs from what was committed",
+            want.userid
+        );
+    }
+    assert_eq!(got.tags, want.tags, "tags differ from what was committed");
     loaded
 }
 
@@ -267,7 +287,10 @@ pub async fn directory_commit_is_versioned(store: Arc<dyn Store>) {
         &a.id,
         v0,
         &stale,
-        &[event(agentid, "create_party"), event(agentid, "create_user")],
+        &[
+            event(agentid, "create_party"),
+            event(agentid, "create_user"),
+        ],
     )
     .await
     .unwrap_err();
@@ -577,7 +600,13 @@ pub async fn deleted_members_stay_attributable(store: Arc<dyn Store>) {
     let loaded = assert_loads(store.as_ref(), &a.id, &expected).await;
     assert!(loaded.member(&uid("leaver")).is_none());
     assert_eq!(loaded.tag(TagId(1)).unwrap().users, [uid("stayer")]);
-    assert!(loaded.member(&uid("stayer")).unwrap().direct_leader.is_empty());
+    assert!(
+        loaded
+            .member(&uid("stayer"))
+            .unwrap()
+            .direct_leader
+            .is_empty()
+    );
     assert_eq!(
         store
             .former_member_name(&a.id, &uid("leaver"))
@@ -598,7 +627,13 @@ pub async fn deleted_members_stay_attributable(store: Arc<dyn Store>) {
     commit_now(store.as_ref(), &a.id, &newcomer).await;
     let expected = applied(&expected, &newcomer);
     let loaded = assert_loads(store.as_ref(), &a.id, &expected).await;
-    assert!(loaded.member(&uid("stayer")).unwrap().direct_leader.is_empty());
+    assert!(
+        loaded
+            .member(&uid("stayer"))
+            .unwrap()
+            .direct_leader
+            .is_empty()
+    );
     assert_eq!(
         store
             .former_member_name(&a.id, &uid("leaver"))
@@ -662,10 +697,7 @@ pub async fn concurrent_commits_have_one_winner(store: Arc<dyn Store>) {
         }
         assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
         expected = applied(&expected, &contenders[winners[0]]);
-        assert_eq!(
-            store.directory_version(&a.id).await.unwrap(),
-            version + 1
-        );
+        assert_eq!(store.directory_version(&a.id).await.unwrap(), version + 1);
         assert_eq!(
             store.tail_audit(&a.id, 10_000).await.unwrap().len(),
             audit_before + 2,
@@ -729,12 +761,7 @@ pub async fn directories_are_isolated_per_corp(store: Arc<dyn Store>) {
     ];
     commit_now(store.as_ref(), &a.id, &in_a_again).await;
     assert_loads(store.as_ref(), &b.id, &expected_b).await;
-    assert_loads(
-        store.as_ref(),
-        &a.id,
-        &applied(&expected_a, &in_a_again),
-    )
-    .await;
+    assert_loads(store.as_ref(), &a.id, &applied(&expected_a, &in_a_again)).await;
     assert_eq!(
         store.admin_role(&b.id, &uid("admin")).await.unwrap(),
         Some(AdminRole::Super),
