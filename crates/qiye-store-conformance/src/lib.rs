@@ -6,6 +6,12 @@
 
 use std::sync::Arc;
 
+mod access;
+mod directory;
+
+pub use access::*;
+pub use directory::*;
+
 use qiye_domain::app::{AppName, AppSettingsChange, NewApp};
 use qiye_domain::audit::{Actor, AuditRecord, Outcome};
 use qiye_domain::clock::{Clock, SystemClock};
@@ -39,7 +45,19 @@ macro_rules! conformance_tests {
             concurrent_issuers_get_one_token,
             rotation_revokes_tokens,
             audit_is_ordered_and_per_corp,
-            mutations_write_their_audit_record
+            mutations_write_their_audit_record,
+            directory_commit_is_versioned,
+            directory_round_trips_every_field,
+            tag_members_keep_their_order,
+            renaming_a_member_moves_every_reference,
+            deleted_members_stay_attributable,
+            concurrent_commits_have_one_winner,
+            directories_are_isolated_per_corp,
+            large_commit_round_trips,
+            app_ranges_round_trip,
+            admin_roles_grant_list_revoke,
+            policy_rules_round_trip,
+            access_rules_are_isolated_per_corp
         );
     };
     (@each $open:expr; $($story:ident),* $(,)?) => {
@@ -96,7 +114,7 @@ pub async fn seed_corp(store: &dyn Store) -> CorpId {
     create(store, "Seed").await.0.id
 }
 
-async fn create(store: &dyn Store, name: &str) -> (Corp, Secret) {
+pub(crate) async fn create(store: &dyn Store, name: &str) -> (Corp, Secret) {
     let (b, secret) = sample_corp(name, Plan::Professional);
     store
         .create_corp(&b, &record(&b.corp.id, "corp.create"))
@@ -105,7 +123,7 @@ async fn create(store: &dyn Store, name: &str) -> (Corp, Secret) {
     (b.corp, secret)
 }
 
-async fn new_app(store: &dyn Store, corp: &CorpId, name: &str) -> (AgentId, Secret) {
+pub(crate) async fn new_app(store: &dyn Store, corp: &CorpId, name: &str) -> (AgentId, Secret) {
     let secret = Secret::generate();
     let app = NewApp {
         corp_id: corp.clone(),

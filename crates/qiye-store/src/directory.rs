@@ -493,7 +493,69 @@ impl Writer<'_> {
         ] {
             self.exec(sql, pair()).await?;
         }
-        self.delete_member_rows(&old, false).await
+        self.replace_leader(&old, Some(&new)).await?;
+        self.delete_member_rows(&old, false).await?;
+        // History naming the old userid stays attributable.
+        self.record_former_member(before).await
+    }
+
+    /// Records who a userid that no longer exists belonged to.
+    async fn record_former_member(&mut self, member: &Member) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO former_members (corp_id, userid, name, left_at) VALUES ($1, $2, $3, $4)",
+            vec![
+                Bind::Text(self.corp.to_owned()),
+                Bind::Text(member.userid.as_str().to_owned()),
+                Bind::Text(member.name.clone()),
+                Bind::Int(self.at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Rewrites the direct-leader lists (in other members' profiles) that
+    /// name `from`: to `to` on a rename, without it on a deletion. The
+    /// `LIKE` only narrows the scan; the parsed list decides.
+    async fn replace_leader(&mut self, from: &str, to: Option<&str>) -> StoreResult<()> {
+        let sql = self
+            .dialect
+            .sql("SELECT userid, profile FROM members WHERE corp_id = $1 AND profile LIKE $2");
+        let candidates: Vec<(String, String)> = sqlx::query_as(&sql)
+            .bind(self.corp)
+            .bind(format!("%\"{from}\"%"))
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|e| self.dialect.map_err(e))?;
+        for (userid, profile) in candidates {
+            let mut p: Profile =
+                serde_json::from_str(&profile).map_err(|e| corrupt("profile", e))?;
+            if !p.direct_leader.iter().any(|l| l == from) {
+                continue;
+            }
+            p.direct_leader = p
+                .direct_leader
+                .into_iter()
+                .filter_map(|l| {
+                    if l == from {
+                        to.map(str::to_owned)
+                    } else {
+                        Some(l)
+                    }
+                })
+                .collect();
+            let json = serde_json::to_string(&p).map_err(|e| corrupt("profile", e))?;
+            self.exec(
+                "UPDATE members SET profile = $3 WHERE corp_id = $1 AND userid = $2",
+                vec![
+                    Bind::Text(self.corp.to_owned()),
+                    Bind::Text(userid),
+                    Bind::Text(json),
+                ],
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn insert_memberships(&mut self, m: &Member) -> StoreResult<()> {
@@ -561,16 +623,8 @@ impl Writer<'_> {
             DirChange::UpdateMember { before, after } => self.update_member(before, after).await?,
             DirChange::DeleteMember(m) => {
                 self.delete_member_rows(m.userid.as_str(), false).await?;
-                self.exec(
-                    "INSERT INTO former_members (corp_id, userid, name, left_at) VALUES ($1, $2, $3, $4)",
-                    vec![
-                        Bind::Text(c),
-                        Bind::Text(m.userid.as_str().to_owned()),
-                        Bind::Text(m.name.clone()),
-                        Bind::Int(self.at),
-                    ],
-                )
-                .await?;
+                self.replace_leader(m.userid.as_str(), None).await?;
+                self.record_former_member(m).await?;
             }
             DirChange::CreateTag(t) => {
                 self.exec(
@@ -631,27 +685,30 @@ impl Writer<'_> {
                     )
                     .await?;
                 }
-                let base = self.at.saturating_mul(1000);
-                for (i, u) in add_users.iter().enumerate() {
+                // Each addition goes after the tag's last one, so the order
+                // of additions holds even within one commit or millisecond.
+                for u in add_users {
                     self.exec(
-                        "INSERT INTO tag_members (corp_id, tag_id, userid, position) VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO tag_members (corp_id, tag_id, userid, position) \
+                         SELECT $1, $2, $3, COALESCE(MAX(position), 0) + 1 FROM tag_members \
+                         WHERE corp_id = $1 AND tag_id = $2",
                         vec![
                             Bind::Text(c.clone()),
                             Bind::Int(tag),
                             Bind::Text(u.as_str().to_owned()),
-                            Bind::Int(base + i as i64),
                         ],
                     )
                     .await?;
                 }
-                for (i, d) in add_parties.iter().enumerate() {
+                for d in add_parties {
                     self.exec(
-                        "INSERT INTO tag_departments (corp_id, tag_id, dept_id, position) VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO tag_departments (corp_id, tag_id, dept_id, position) \
+                         SELECT $1, $2, $3, COALESCE(MAX(position), 0) + 1 FROM tag_departments \
+                         WHERE corp_id = $1 AND tag_id = $2",
                         vec![
                             Bind::Text(c.clone()),
                             Bind::Int(tag),
                             Bind::Int(i64::from(d.get())),
-                            Bind::Int(base + i as i64),
                         ],
                     )
                     .await?;
