@@ -242,9 +242,10 @@ async fn queued_events(store: &dyn Store, corp: &CorpId, agentid: AgentId) -> us
 
 fn event(agentid: AgentId, name: &str) -> OutboxEntry {
     OutboxEntry {
-        agentid,
+        agentid: Some(agentid),
         event: format!("change_contact/{name}"),
         payload: format!("<xml><ChangeType>{name}</ChangeType></xml>"),
+        destination: None,
     }
 }
 

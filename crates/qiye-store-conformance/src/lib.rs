@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 mod access;
 mod directory;
+mod jobs;
 
 pub use access::*;
 pub use directory::*;
+pub use jobs::*;
 
 use qiye_domain::app::{AppName, AppSettingsChange, NewApp};
 use qiye_domain::audit::{Actor, AuditRecord, Outcome};
@@ -57,7 +59,10 @@ macro_rules! conformance_tests {
             app_ranges_round_trip,
             admin_roles_grant_list_revoke,
             policy_rules_round_trip,
-            access_rules_are_isolated_per_corp
+            access_rules_are_isolated_per_corp,
+            outbox_delivers_each_queue_in_order,
+            jobs_are_claimed_once_per_lease,
+            media_expire_and_stay_in_their_corp
         );
     };
     (@each $open:expr; $($story:ident),* $(,)?) => {
