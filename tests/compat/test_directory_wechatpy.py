@@ -8,8 +8,16 @@ the contact-sync secret through wechatpy.enterprise.WeChatClient. Calls that
 non-deprecated spelling of _get/_post) with the path.
 """
 
+import base64
+import hashlib
+import io
 import itertools
+import json
+import time
 import unittest
+import urllib.request
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 import test_wechatpy as base  # takes the binary path off sys.argv
 from wechatpy.exceptions import WeChatClientException
@@ -207,6 +215,53 @@ class DirectoryAgainstQiye(unittest.TestCase):
         self.assertEqual(self.errcode_of(scoped.user.get, outside), 60011)
         self.assertEqual(self.errcode_of(scoped.department.create, unique("X"), parent_id=sales), 60011)
         self.assertEqual([d["id"] for d in scoped.department.get()], [east])
+
+    def wait_for_job(self, api, jobid, done):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            result = self.c.get(api, params={"jobid": jobid})
+            if result["status"] == done:
+                return result
+            time.sleep(0.05)
+        self.fail(f"job {jobid} did not finish: {result}")
+
+    def upload_csv(self, text):
+        f = io.BytesIO(text.encode("utf-8"))
+        f.name = "members.csv"
+        uploaded = self.c.media.upload("file", f)
+        self.assertEqual(uploaded["type"], "file")
+        return uploaded["media_id"]
+
+    def test_batch_import_job_and_export(self):
+        dept = unique("Imported")
+        good = [unique("imp") for _ in range(5)]
+        rows = "".join(f"成员{u},{u},{dept}/Team,男\n" for u in good)
+        media_id = self.upload_csv("姓名,帐号,部门,性别\n" + rows + "Bad,bad id,X,男\n")
+        # wechatpy always sends a callback object; with no URL there is none.
+        jobid = self.c.batch.sync_user(None, None, None, media_id)["jobid"]
+        result = self.wait_for_job("batch/getresult", jobid, 3)
+        self.assertEqual(result["type"], "sync_user")
+        self.assertEqual(result["total"], 6)
+        failed = [r for r in result["result"] if r["errcode"] != 0]
+        self.assertEqual([r["userid"] for r in failed], ["bad id"])
+        self.assertEqual(self.c.user.get(good[0])["name"], f"成员{good[0]}")
+
+        unreadable = self.upload_csv("a,b\n1,2\n")
+        self.assertEqual(self.errcode_of(self.c.batch.replace_user, None, None, None, unreadable), 40092)
+        self.assertEqual(self.errcode_of(self.c.batch.get_result, "nosuchjob"), 40088)
+
+        # An export decrypts with nothing but the key: AES-256-CBC, IV = the
+        # key's first 16 bytes, PKCS#7 to 32-byte blocks.
+        key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+        jobid = self.c.post("export/simple_user", data={"encoding_aeskey": key})["jobid"]
+        files = self.wait_for_job("export/get_result", jobid, 2)["data_list"]
+        raw = urllib.request.urlopen(files[0]["url"]).read()
+        self.assertEqual(hashlib.md5(raw).hexdigest(), files[0]["md5"])
+        aes_key = base64.b64decode(key + "=")
+        plain = Cipher(algorithms.AES(aes_key), modes.CBC(aes_key[:16])).decryptor().update(raw)
+        plain = plain[: -plain[-1]]
+        exported = {u["userid"] for u in json.loads(plain)["userlist"]}
+        self.assertTrue(set(good) <= exported)
 
 
 if __name__ == "__main__":
