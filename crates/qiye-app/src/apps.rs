@@ -98,6 +98,17 @@ impl Services {
         self.own_app(caller).await
     }
 
+    /// The caller's visible range: `None` when it sees the whole corp.
+    pub async fn own_range(
+        &self,
+        caller: &AppCaller,
+    ) -> AppResult<Option<qiye_domain::directory::Range>> {
+        Ok(self
+            .store
+            .app_range(&caller.corp_id, caller.agentid)
+            .await?)
+    }
+
     /// `agent/list`: the apps the caller's token can see, which is its own.
     pub async fn list_agents(&self, caller: &AppCaller) -> AppResult<Vec<App>> {
         Ok(vec![self.own_app(caller).await?])

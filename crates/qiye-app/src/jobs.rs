@@ -300,6 +300,8 @@ impl Services {
             .export_wire
             .as_ref()
             .ok_or_else(|| AppError::Forbidden("server without exports".into()))?;
+        let plan = self.store.get_corp(&caller.corp).await?.plan;
+        plan.check_bulk(qiye_domain::plan::BulkOperation::Export)?;
         if !wire.valid_key(&request.aes_key) {
             return Err(JobError::BadAesKey.into());
         }

@@ -296,6 +296,9 @@ async fn app_range_confines_reads_and_writes(backend: Backend) {
         .await
         .unwrap();
     let a = app.token(&corp.corpid, &secret).await;
+    let agent = get(&app, &a, "agent/get", &format!("agentid={agentid}")).await;
+    assert_eq!(agent["allow_partys"]["partyid"], json!([2]), "{agent}");
+    assert_eq!(agent["allow_userinfos"]["user"], json!([]), "{agent}");
     assert_eq!(
         get(&app, &a, "user/get", "userid=seller").await["errcode"],
         0

@@ -618,6 +618,31 @@ async fn exports_decrypt_to_the_directory(backend: Backend) {
         ),
         40088
     );
+    // The basic plan imports but does not export.
+    let basic = app
+        .services
+        .create_corp(
+            "Basic",
+            qiye_domain::plan::Plan::Basic,
+            qiye_domain::audit::Actor::System,
+        )
+        .await
+        .unwrap();
+    let basic_token = app
+        .token(&basic.corp.id, basic.contact_secret.expose())
+        .await;
+    assert_eq!(
+        errcode(
+            &post(
+                &app,
+                &basic_token,
+                "export/user",
+                json!({"encoding_aeskey": EXPORT_KEY})
+            )
+            .await
+        ),
+        45024
+    );
     // A download link of another corp's id leads nowhere.
     let bogus = app
         .client

@@ -3,9 +3,11 @@
 use axum::extract::State;
 use qiye_app::AppError;
 use qiye_domain::app::App;
+use qiye_domain::directory::Range;
+use qiye_domain::ids::DeptId;
 use qiye_wecom::wire::Envelope;
 use qiye_wecom::wire::agent::{
-    AllowPartys, AllowTags, AllowUserInfos, GetAgentQuery, GetAgentResponse,
+    AllowPartys, AllowTags, AllowUser, AllowUserInfos, GetAgentQuery, GetAgentResponse,
 };
 
 use super::parse_agentid;
@@ -15,18 +17,33 @@ use crate::envelope::Reply;
 use crate::error::ApiError;
 use crate::extract::{Caller, WecomQuery};
 
-/// The wire shape of an app.
-fn agent_reply(app: App) -> GetAgentResponse {
+/// The wire shape of an app and its visible range (`None`: the whole corp,
+/// shown as the root department, as WeCom does).
+fn agent_reply(app: App, range: Option<Range>) -> GetAgentResponse {
+    let range = range.unwrap_or_else(|| Range {
+        depts: vec![DeptId::ROOT],
+        ..Range::default()
+    });
     GetAgentResponse {
         agentid: app.agentid.get(),
         name: app.name.as_str().to_owned(),
         square_logo_url: String::new(),
         description: app.description,
-        allow_userinfos: AllowUserInfos { user: Vec::new() },
-        allow_partys: AllowPartys {
-            partyid: if app.all_visible { vec![1] } else { Vec::new() },
+        allow_userinfos: AllowUserInfos {
+            user: range
+                .users
+                .iter()
+                .map(|u| AllowUser {
+                    userid: u.as_str().to_owned(),
+                })
+                .collect(),
         },
-        allow_tags: AllowTags { tagid: Vec::new() },
+        allow_partys: AllowPartys {
+            partyid: range.depts.iter().map(|d| i64::from(d.get())).collect(),
+        },
+        allow_tags: AllowTags {
+            tagid: range.tags.iter().map(|t| i64::from(t.0)).collect(),
+        },
         close: i64::from(app.closed),
         redirect_domain: app.redirect_domain,
         report_location_flag: i64::from(app.report_location),
@@ -56,5 +73,6 @@ pub async fn get_agent(
         .services
         .get_agent(&app_caller, parse_agentid(raw)?)
         .await?;
-    Ok(Reply(Envelope::ok(agent_reply(app))))
+    let range = state.services.own_range(&app_caller).await?;
+    Ok(Reply(Envelope::ok(agent_reply(app, range))))
 }
