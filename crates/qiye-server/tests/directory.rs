@@ -7,12 +7,12 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Backend, TestApp, errcode};
+use common::{Backend, TestApp, errcode, get, post};
 use qiye_app::directory::DirCaller;
 use qiye_domain::audit::Actor;
 use qiye_domain::directory::{MemberFields, Range};
 use qiye_domain::ids::{AgentId, DeptId, UserId};
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_backends!(
     tree_members_and_their_errcodes,
@@ -26,19 +26,7 @@ on_both_backends!(
 );
 
 async fn contact_token(app: &TestApp) -> (common::CorpCreds, String) {
-    let corp = app.corp("Acme").await;
-    let token = app.token(&corp.corpid, &corp.secret).await;
-    (corp, token)
-}
-
-async fn post(app: &TestApp, token: &str, api: &str, body: Value) -> Value {
-    app.post(&format!("/cgi-bin/{api}?access_token={token}"), &body)
-        .await
-}
-
-async fn get(app: &TestApp, token: &str, api: &str, query: &str) -> Value {
-    app.get(&format!("/cgi-bin/{api}?access_token={token}&{query}"))
-        .await
+    common::corp_token(app, "Acme").await
 }
 
 async fn tree_members_and_their_errcodes(backend: Backend) {

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Backend, CallbackReceiver, TestApp, errcode, xml_field};
+use common::{Backend, CallbackReceiver, TestApp, corp_token, errcode, get, post, xml_field};
 use md5::{Digest, Md5};
 use qiye_domain::clock::ManualClock;
 use qiye_domain::directory::Range;
@@ -28,22 +28,6 @@ on_both_backends!(
 );
 
 const EXPORT_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
-
-async fn contact_token(app: &TestApp, name: &str) -> (common::CorpCreds, String) {
-    let corp = app.corp(name).await;
-    let token = app.token(&corp.corpid, &corp.secret).await;
-    (corp, token)
-}
-
-async fn post(app: &TestApp, token: &str, api: &str, body: Value) -> Value {
-    app.post(&format!("/cgi-bin/{api}?access_token={token}"), &body)
-        .await
-}
-
-async fn get(app: &TestApp, token: &str, api: &str, query: &str) -> Value {
-    app.get(&format!("/cgi-bin/{api}?access_token={token}&{query}"))
-        .await
-}
 
 /// `media/upload` with the file in the `media` part, as wechatpy sends it.
 async fn upload(app: &TestApp, token: &str, kind: &str, name: &str, bytes: Vec<u8>) -> Value {
@@ -83,6 +67,14 @@ async fn poll(app: &TestApp, token: &str, api: &str, jobid: &str, done: i64) -> 
     panic!("job {jobid} did not finish: {reply}");
 }
 
+/// Uploads a member file, runs `batch/syncuser` on it and waits for the end.
+async fn sync_and_wait(app: &TestApp, token: &str, csv: &str) -> Value {
+    let media_id = upload_csv(app, token, csv).await;
+    let job = post(app, token, "batch/syncuser", json!({"media_id": media_id})).await;
+    let jobid = job["jobid"].as_str().expect("jobid").to_owned();
+    poll(app, token, "batch/getresult", &jobid, 3).await
+}
+
 async fn member_count(app: &TestApp, token: &str) -> usize {
     let list = get(
         app,
@@ -96,8 +88,8 @@ async fn member_count(app: &TestApp, token: &str) -> usize {
 
 async fn uploads_are_limited_typed_and_per_corp(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (corp, t) = contact_token(&app, "Acme").await;
-    let (_, other) = contact_token(&app, "Other").await;
+    let (corp, t) = corp_token(&app, "Acme").await;
+    let (_, other) = corp_token(&app, "Other").await;
     let content = "姓名,帐号\n张三,zhangsan\n".as_bytes().to_vec();
     let ok = upload(&app, &t, "file", "../../成员.csv", content.clone()).await;
     assert_eq!(ok["type"], "file", "{ok}");
@@ -194,8 +186,8 @@ fn thousand_rows_three_bad() -> String {
 
 async fn sync_import_reports_every_row_and_tells_the_callback(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (corp, t) = contact_token(&app, "Acme").await;
-    let (_, other) = contact_token(&app, "Other").await;
+    let (corp, t) = corp_token(&app, "Acme").await;
+    let (_, other) = corp_token(&app, "Other").await;
     let receiver = CallbackReceiver::spawn(&corp.corpid).await;
     let media_id = upload_csv(&app, &t, &thousand_rows_three_bad()).await;
     let job = post(
@@ -290,7 +282,7 @@ async fn sync_import_reports_every_row_and_tells_the_callback(backend: Backend) 
 
 async fn replace_import_honours_delete_protection(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (corp, t) = contact_token(&app, "Acme").await;
+    let (corp, t) = corp_token(&app, "Acme").await;
     let (agentid, secret) = app.app(&corp.corpid, "HR").await;
     let receiver = CallbackReceiver::spawn(&corp.corpid).await;
     app.services
@@ -307,16 +299,7 @@ async fn replace_import_honours_delete_protection(backend: Backend) {
     for i in 0..100 {
         csv.push_str(&format!("M{i},m{i},Ops\n"));
     }
-    let full = upload_csv(&app, &t, &csv).await;
-    let job = post(&app, &t, "batch/syncuser", json!({"media_id": full})).await;
-    poll(
-        &app,
-        &t,
-        "batch/getresult",
-        job["jobid"].as_str().unwrap(),
-        3,
-    )
-    .await;
+    sync_and_wait(&app, &t, &csv).await;
     let before = member_count(&app, &t).await;
     assert_eq!(before, 101, "100 imported + the bootstrap admin");
 
@@ -380,7 +363,7 @@ async fn replace_import_honours_delete_protection(backend: Backend) {
 
 async fn app_jobs_stay_inside_the_app_range(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (corp, t) = contact_token(&app, "Acme").await;
+    let (corp, t) = corp_token(&app, "Acme").await;
     for (id, name) in [(2, "Inside"), (3, "Outside")] {
         post(
             &app,
@@ -496,8 +479,8 @@ fn hex_md5(bytes: &[u8]) -> String {
 
 async fn exports_decrypt_to_the_directory(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (_, t) = contact_token(&app, "Acme").await;
-    let (_, other) = contact_token(&app, "Other").await;
+    let (_, t) = corp_token(&app, "Acme").await;
+    let (_, other) = corp_token(&app, "Other").await;
     post(
         &app,
         &t,
@@ -509,16 +492,7 @@ async fn exports_decrypt_to_the_directory(backend: Backend) {
     for i in 0..30 {
         csv.push_str(&format!("M{i},m{i},Ops,1390000{i:04}\n"));
     }
-    let media_id = upload_csv(&app, &t, &csv).await;
-    let job = post(&app, &t, "batch/syncuser", json!({"media_id": media_id})).await;
-    poll(
-        &app,
-        &t,
-        "batch/getresult",
-        job["jobid"].as_str().unwrap(),
-        3,
-    )
-    .await;
+    sync_and_wait(&app, &t, &csv).await;
     let tag = post(&app, &t, "tag/create", json!({"tagname": "Oncall"})).await;
     let tagid = tag["tagid"].as_i64().unwrap();
     post(
@@ -567,16 +541,7 @@ async fn exports_decrypt_to_the_directory(backend: Backend) {
     for i in 0..10_001 {
         many.push_str(&format!("B{i},b{i},Ops\n"));
     }
-    let media_id = upload_csv(&app, &t, &many).await;
-    let job = post(&app, &t, "batch/syncuser", json!({"media_id": media_id})).await;
-    poll(
-        &app,
-        &t,
-        "batch/getresult",
-        job["jobid"].as_str().unwrap(),
-        3,
-    )
-    .await;
+    sync_and_wait(&app, &t, &many).await;
     let blocks = start(
         "export/simple_user",
         json!({"encoding_aeskey": EXPORT_KEY, "block_size": 10_000}),
@@ -658,7 +623,7 @@ async fn exports_decrypt_to_the_directory(backend: Backend) {
 
 async fn a_job_whose_runner_died_is_finished_by_another_node(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (corp, t) = contact_token(&app, "Acme").await;
+    let (corp, t) = corp_token(&app, "Acme").await;
     // A second node on the same database and data directory, without a job
     // runner: it accepts the job and then dies while running it.
     let store = qiye_server::open_store(&app.config).await.unwrap();

@@ -196,6 +196,25 @@ pub async fn check_envelope(response: reqwest::Response) -> Value {
     body
 }
 
+/// A new corp and a token of its contacts-sync secret.
+pub async fn corp_token(app: &TestApp, name: &str) -> (CorpCreds, String) {
+    let corp = app.corp(name).await;
+    let token = app.token(&corp.corpid, &corp.secret).await;
+    (corp, token)
+}
+
+/// `POST /cgi-bin/{api}` with a token and a JSON body.
+pub async fn post(app: &TestApp, token: &str, api: &str, body: Value) -> Value {
+    app.post(&format!("/cgi-bin/{api}?access_token={token}"), &body)
+        .await
+}
+
+/// `GET /cgi-bin/{api}?{query}` with a token.
+pub async fn get(app: &TestApp, token: &str, api: &str, query: &str) -> Value {
+    app.get(&format!("/cgi-bin/{api}?access_token={token}&{query}"))
+        .await
+}
+
 pub fn errcode(reply: &Value) -> i64 {
     reply["errcode"].as_i64().expect("errcode")
 }

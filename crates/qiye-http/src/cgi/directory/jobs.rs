@@ -71,45 +71,27 @@ async fn submit_import(
     .await
 }
 
-/// `POST batch/syncuser`.
-pub async fn sync_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    WecomBody(body): WecomBody<BatchRequest>,
-) -> Result<Reply<JobCreated>, ApiError> {
-    submit_import(state, caller, body, JobType::SyncUser, "batch/syncuser").await
+/// Declares `POST` handlers that start a job of a given type.
+macro_rules! job_endpoints {
+    ($submit:ident, $body:ty: $($(#[$doc:meta])* $name:ident => $job:ident, $api:literal;)*) => {$(
+        $(#[$doc])*
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            WecomBody(body): WecomBody<$body>,
+        ) -> Result<Reply<JobCreated>, ApiError> {
+            $submit(state, caller, body, JobType::$job, $api).await
+        }
+    )*};
 }
 
-/// `POST batch/replaceuser`.
-pub async fn replace_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    WecomBody(body): WecomBody<BatchRequest>,
-) -> Result<Reply<JobCreated>, ApiError> {
-    submit_import(
-        state,
-        caller,
-        body,
-        JobType::ReplaceUser,
-        "batch/replaceuser",
-    )
-    .await
-}
-
-/// `POST batch/replaceparty`.
-pub async fn replace_party(
-    State(state): State<AppState>,
-    caller: Caller,
-    WecomBody(body): WecomBody<BatchRequest>,
-) -> Result<Reply<JobCreated>, ApiError> {
-    submit_import(
-        state,
-        caller,
-        body,
-        JobType::ReplaceParty,
-        "batch/replaceparty",
-    )
-    .await
+job_endpoints! { submit_import, BatchRequest:
+    /// `POST batch/syncuser`.
+    sync_user => SyncUser, "batch/syncuser";
+    /// `POST batch/replaceuser`.
+    replace_user => ReplaceUser, "batch/replaceuser";
+    /// `POST batch/replaceparty`.
+    replace_party => ReplaceParty, "batch/replaceparty";
 }
 
 /// Reads a job of the caller's corp.
@@ -212,61 +194,15 @@ async fn submit_export(
     .await
 }
 
-/// `POST export/simple_user`.
-pub async fn export_simple_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    WecomBody(body): WecomBody<ExportRequest>,
-) -> Result<Reply<JobCreated>, ApiError> {
-    submit_export(
-        state,
-        caller,
-        body,
-        JobType::ExportSimpleUser,
-        "export/simple_user",
-    )
-    .await
-}
-
-/// `POST export/user`.
-pub async fn export_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    WecomBody(body): WecomBody<ExportRequest>,
-) -> Result<Reply<JobCreated>, ApiError> {
-    submit_export(state, caller, body, JobType::ExportUser, "export/user").await
-}
-
-/// `POST export/department`.
-pub async fn export_department(
-    State(state): State<AppState>,
-    caller: Caller,
-    WecomBody(body): WecomBody<ExportRequest>,
-) -> Result<Reply<JobCreated>, ApiError> {
-    submit_export(
-        state,
-        caller,
-        body,
-        JobType::ExportDepartment,
-        "export/department",
-    )
-    .await
-}
-
-/// `POST export/taguser`.
-pub async fn export_tag_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    WecomBody(body): WecomBody<ExportRequest>,
-) -> Result<Reply<JobCreated>, ApiError> {
-    submit_export(
-        state,
-        caller,
-        body,
-        JobType::ExportTagUser,
-        "export/taguser",
-    )
-    .await
+job_endpoints! { submit_export, ExportRequest:
+    /// `POST export/simple_user`.
+    export_simple_user => ExportSimpleUser, "export/simple_user";
+    /// `POST export/user`.
+    export_user => ExportUser, "export/user";
+    /// `POST export/department`.
+    export_department => ExportDepartment, "export/department";
+    /// `POST export/taguser`.
+    export_tag_user => ExportTagUser, "export/taguser";
 }
 
 /// The base URL the client reached us at, for download links.
