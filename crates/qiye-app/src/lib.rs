@@ -15,6 +15,7 @@ pub mod directory;
 pub mod error;
 pub mod limits;
 mod password;
+pub mod session;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,7 @@ use qiye_domain::ids::{AgentId, CorpId};
 use qiye_domain::ports::Store;
 
 pub use auth::{AppCaller, AuthContext};
-pub use error::{AppError, AppResult, AuthError, LimitScope};
+pub use error::{AppError, AppResult, AuthError, LimitScope, SessionError};
 pub use limits::{RateLimitDefaults, RateLimiters};
 
 /// Settings of the use-case layer.
@@ -69,6 +70,9 @@ pub struct Services {
     /// Bumped before every invalidation, so a read that raced an
     /// invalidation never leaves a stale entry behind (see [`Services::cache_fill`]).
     cache_generation: AtomicU64,
+    /// Checked instead of a real hash when a sign-in names no member, so
+    /// that both answers take as long.
+    dummy_password_hash: std::sync::OnceLock<qiye_domain::secret::PasswordHash>,
 }
 
 impl std::fmt::Debug for Services {
@@ -104,6 +108,7 @@ impl Services {
             directories: Default::default(),
             callback_wire: None,
             cache_generation: AtomicU64::new(0),
+            dummy_password_hash: std::sync::OnceLock::new(),
         }
     }
 
@@ -123,10 +128,12 @@ impl Services {
         &self.clock
     }
 
-    /// One round of background work: prunes long-expired tokens and forgets
-    /// idle rate-limit keys. Returns how many tokens were pruned.
+    /// One round of background work: prunes long-expired tokens and ended
+    /// member sessions, and forgets idle rate-limit keys. Returns how many
+    /// tokens were pruned.
     pub async fn housekeeping(&self) -> AppResult<u64> {
         self.limiters.forget_idle();
+        self.prune_sessions().await?;
         let pruned = self
             .store
             .prune_tokens(self.clock.now_secs() - EXPIRED_TOKEN_RETENTION_SECS)

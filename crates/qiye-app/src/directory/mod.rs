@@ -4,7 +4,9 @@
 //! the cache.
 
 pub(crate) mod cache;
+pub mod admin;
 pub mod import;
+pub mod member_view;
 
 use std::net::IpAddr;
 
