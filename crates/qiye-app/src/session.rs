@@ -12,9 +12,7 @@ use qiye_domain::directory::{DirError, Directory, Member, MemberStatus};
 use qiye_domain::ids::{CorpId, UserId};
 use qiye_domain::ports::{StoreError, StoredPassword};
 use qiye_domain::secret::{OneTimePassword, PasswordHash, SecretDigest};
-use qiye_domain::session::{
-    SESSION_IDLE_MS, Session, SessionToken, check_new_password,
-};
+use qiye_domain::session::{SESSION_IDLE_MS, Session, SessionToken, check_new_password};
 
 use crate::Services;
 use crate::directory::DirCaller;

@@ -166,7 +166,13 @@ async fn audit_actions(app: &TestApp, corp: &CorpId) -> Vec<(String, String, Out
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.record.actor.to_string(), e.record.action, e.record.outcome))
+        .map(|e| {
+            (
+                e.record.actor.to_string(),
+                e.record.action,
+                e.record.outcome,
+            )
+        })
         .collect()
 }
 
@@ -193,7 +199,12 @@ async fn sign_in_one_time_password_and_sign_out(backend: Backend) {
         )
         .await;
     for reply in [&wrong, &unknown, &other_corp, &garbage_corp] {
-        assert_eq!((reply.status, reply.errcode()), (401, 870001), "{}", reply.body);
+        assert_eq!(
+            (reply.status, reply.errcode()),
+            (401, 870001),
+            "{}",
+            reply.body
+        );
     }
 
     // The one-time password signs in, but only /me and /me/password work.
@@ -212,7 +223,11 @@ async fn sign_in_one_time_password_and_sign_out(backend: Backend) {
     assert_eq!(me.body["admin"]["role"], "super");
 
     for (body, status, code) in [
-        (json!({"old": "wrong-password", "new": NEW_PASSWORD}), 401, 870001),
+        (
+            json!({"old": "wrong-password", "new": NEW_PASSWORD}),
+            401,
+            870001,
+        ),
         (json!({"old": one_time, "new": "short"}), 400, 870003),
         (json!({"old": one_time, "new": one_time}), 400, 870003),
         (json!({"old": one_time}), 400, 40058),
@@ -231,7 +246,10 @@ async fn sign_in_one_time_password_and_sign_out(backend: Backend) {
         )
         .await;
     assert_eq!(changed.status, 204);
-    assert_eq!(get(&app, &token, "/directory/departments").await.status, 200);
+    assert_eq!(
+        get(&app, &token, "/directory/departments").await.status,
+        200
+    );
     assert_eq!(sign_in(&app, &corp, "admin", &one_time).await.status, 401);
 
     // The cookie works as well as the bearer header.
@@ -259,9 +277,9 @@ async fn sign_in_one_time_password_and_sign_out(backend: Backend) {
     let actions = audit_actions(&app, &corp).await;
     for action in ["session.create", "member.password.change", "session.delete"] {
         assert!(
-            actions
-                .iter()
-                .any(|(actor, a, o)| actor == "member:admin" && a == action && *o == Outcome::Succeeded),
+            actions.iter().any(|(actor, a, o)| actor == "member:admin"
+                && a == action
+                && *o == Outcome::Succeeded),
             "{action} audited: {actions:?}"
         );
     }
@@ -297,11 +315,20 @@ async fn disabled_deleted_and_idle_members_lose_their_sessions(backend: Backend)
     let refused = sign_in(&app, &acme.id, "seller", NEW_PASSWORD).await;
     assert_eq!((refused.status, refused.errcode()), (403, 870004));
     let wrong = sign_in(&app, &acme.id, "seller", "wrong-password").await;
-    assert_eq!(wrong.errcode(), 870001, "no status leak without the password");
+    assert_eq!(
+        wrong.errcode(),
+        870001,
+        "no status leak without the password"
+    );
 
     // Deleted: the session ends with the member.
     let deleted = app
-        .v1(Method::DELETE, "/admin/members/clerk", Some(&acme.admin_token), None)
+        .v1(
+            Method::DELETE,
+            "/admin/members/clerk",
+            Some(&acme.admin_token),
+            None,
+        )
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     assert_eq!(get(&app, &clerk, "/me").await.status, 401);
@@ -318,7 +345,13 @@ async fn disabled_deleted_and_idle_members_lose_their_sessions(backend: Backend)
         .await;
     assert_eq!(reset.body["password"].as_str().unwrap().len(), 16);
     assert_eq!(get(&app, &ceo, "/me").await.status, 401);
-    let again = sign_in(&app, &acme.id, "ceo", reset.body["password"].as_str().unwrap()).await;
+    let again = sign_in(
+        &app,
+        &acme.id,
+        "ceo",
+        reset.body["password"].as_str().unwrap(),
+    )
+    .await;
     assert_eq!(again.body["must_change_password"], true);
 
     // Idle for 7 days: over.
@@ -358,24 +391,41 @@ async fn hidden_department_is_invisible_outside_its_audience(backend: Backend) {
 
     // The outsider: not in the tree, not found (like an unknown id), not in search.
     let tree = get(&app, &seller, "/directory/departments").await;
-    assert_eq!(ids(&tree, "departments", "id"), [json!(1), json!(4), json!(5)]);
+    assert_eq!(
+        ids(&tree, "departments", "id"),
+        [json!(1), json!(4), json!(5)]
+    );
     let unknown = get(&app, &seller, "/directory/departments/99/members").await;
-    for hidden in ["/directory/departments/2/members", "/directory/departments/3/members?fetch_child=1"] {
+    for hidden in [
+        "/directory/departments/2/members",
+        "/directory/departments/3/members?fetch_child=1",
+    ] {
         let reply = get(&app, &seller, hidden).await;
-        assert_eq!((reply.status, reply.errcode()), (unknown.status, unknown.errcode()));
+        assert_eq!(
+            (reply.status, reply.errcode()),
+            (unknown.status, unknown.errcode())
+        );
         assert_eq!(reply.status, 404);
     }
     let profile = get(&app, &seller, "/directory/members/clerk").await;
     let nobody = get(&app, &seller, "/directory/members/nobody").await;
     assert_eq!((profile.status, profile.errcode()), (404, 60111));
     assert_eq!(nobody.errcode(), 60111);
-    let everyone = get(&app, &seller, "/directory/departments/1/members?fetch_child=1").await;
+    let everyone = get(
+        &app,
+        &seller,
+        "/directory/departments/1/members?fetch_child=1",
+    )
+    .await;
     assert_eq!(
         ids(&everyone, "members", "userid"),
         [json!("admin"), json!("seller"), json!("ceo")]
     );
     let listed = ids(&everyone, "members", "userid");
-    assert!(!listed.contains(&json!("clerk")) && !listed.contains(&json!("cfo")), "{listed:?}");
+    assert!(
+        !listed.contains(&json!("clerk")) && !listed.contains(&json!("cfo")),
+        "{listed:?}"
+    );
     for q in ["clerk", "Finance", "Payroll", "13800000003"] {
         let hits = get(&app, &seller, &format!("/directory/search?q={q}")).await;
         assert_eq!(hits.body["members"], json!([]), "{q}");
@@ -386,21 +436,42 @@ async fn hidden_department_is_invisible_outside_its_audience(backend: Backend) {
     for token in [&ceo, &clerk, &acme.admin_token] {
         let tree = get(&app, token, "/directory/departments").await;
         assert!(ids(&tree, "departments", "id").contains(&json!(3)));
-        let page = get(&app, token, "/directory/departments/2/members?fetch_child=1").await;
-        assert_eq!(ids(&page, "members", "userid"), [json!("cfo"), json!("clerk")]);
-        assert_eq!(get(&app, token, "/directory/members/clerk").await.status, 200);
+        let page = get(
+            &app,
+            token,
+            "/directory/departments/2/members?fetch_child=1",
+        )
+        .await;
+        assert_eq!(
+            ids(&page, "members", "userid"),
+            [json!("cfo"), json!("clerk")]
+        );
+        assert_eq!(
+            get(&app, token, "/directory/members/clerk").await.status,
+            200
+        );
         let hits = get(&app, token, "/directory/search?q=payroll").await;
         assert_eq!(ids(&hits, "departments", "id"), [json!(3)]);
     }
 
     // Removing the rule shows it again (the cached policy follows).
     let removed = app
-        .v1(Method::DELETE, "/admin/visibility-rules/2", Some(&acme.admin_token), None)
+        .v1(
+            Method::DELETE,
+            "/admin/visibility-rules/2",
+            Some(&acme.admin_token),
+            None,
+        )
         .await;
     assert_eq!(removed.status, 204);
-    assert_eq!(get(&app, &seller, "/directory/members/clerk").await.status, 200);
     assert_eq!(
-        get(&app, &acme.admin_token, "/admin/visibility-rules/2").await.status,
+        get(&app, &seller, "/directory/members/clerk").await.status,
+        200
+    );
+    assert_eq!(
+        get(&app, &acme.admin_token, "/admin/visibility-rules/2")
+            .await
+            .status,
         404
     );
 }
@@ -423,10 +494,17 @@ async fn protected_fields_are_omitted_and_never_searched(backend: Backend) {
 
     let seen_by_seller = get(&app, &seller, "/directory/members/cfo").await;
     assert_eq!(seen_by_seller.status, 200);
-    assert!(seen_by_seller.body.get("mobile").is_none(), "{}", seen_by_seller.body);
+    assert!(
+        seen_by_seller.body.get("mobile").is_none(),
+        "{}",
+        seen_by_seller.body
+    );
     assert_eq!(seen_by_seller.body["name"], "cfo name");
     let own = get(&app, &seller, "/directory/members/seller").await;
-    assert_eq!(own.body["mobile"], "13800000004", "a member reads their own");
+    assert_eq!(
+        own.body["mobile"], "13800000004",
+        "a member reads their own"
+    );
     let seen_by_ceo = get(&app, &ceo, "/directory/members/cfo").await;
     assert_eq!(seen_by_ceo.body["mobile"], "13800000002");
     let seen_by_admin = get(&app, &acme.admin_token, "/directory/members/cfo").await;
@@ -445,7 +523,12 @@ async fn protected_fields_are_omitted_and_never_searched(backend: Backend) {
     assert_eq!(rules.body["fields"][0]["field"], "mobile");
     assert_eq!(rules.body["fields"][0]["admins"], true);
     let removed = app
-        .v1(Method::DELETE, "/admin/field-rules/mobile", Some(&acme.admin_token), None)
+        .v1(
+            Method::DELETE,
+            "/admin/field-rules/mobile",
+            Some(&acme.admin_token),
+            None,
+        )
         .await;
     assert_eq!(removed.status, 204);
     let again = get(&app, &seller, "/directory/members/cfo").await;
@@ -492,15 +575,25 @@ async fn member_pages_walk_the_visible_subtree_once(backend: Backend) {
             None => break,
         }
     }
-    let mut sorted: Vec<String> = seen.iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    let mut sorted: Vec<String> = seen
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
     let total = sorted.len();
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), total, "each member once: {seen:?}");
-    let expected = ["admin", "ceo", "m0", "m1", "m2", "m3", "m4", "m5", "m6", "seller"];
+    let expected = [
+        "admin", "ceo", "m0", "m1", "m2", "m3", "m4", "m5", "m6", "seller",
+    ];
     assert_eq!(sorted, expected, "everyone visible, no Finance");
     assert_eq!(pages, 4);
-    let bad = get(&app, &seller, "/directory/departments/1/members?cursor=garbage").await;
+    let bad = get(
+        &app,
+        &seller,
+        "/directory/departments/1/members?cursor=garbage",
+    )
+    .await;
     assert_eq!((bad.status, bad.errcode()), (400, 40058));
 }
 
@@ -510,7 +603,12 @@ async fn scoped_admin_is_confined_to_their_subtree(backend: Backend) {
     org(&app, &acme.id).await;
     member(&app, &acme.id, "sam", &[4], "").await;
     app.services
-        .grant_admin(Actor::System, &acme.id, &u("sam"), AdminRole::Scoped(vec![d(4)]))
+        .grant_admin(
+            Actor::System,
+            &acme.id,
+            &u("sam"),
+            AdminRole::Scoped(vec![d(4)]),
+        )
         .await
         .unwrap();
     let sam = session_of(&app, &acme.id, "sam").await;
@@ -526,7 +624,12 @@ async fn scoped_admin_is_confined_to_their_subtree(backend: Backend) {
         .await;
     assert_eq!(inside.body["id"], 40, "{}", inside.body);
     let renamed = app
-        .v1(Method::PATCH, "/admin/departments/40", Some(&sam), Some(&json!({"name": "East Sales"})))
+        .v1(
+            Method::PATCH,
+            "/admin/departments/40",
+            Some(&sam),
+            Some(&json!({"name": "East Sales"})),
+        )
         .await;
     assert_eq!(renamed.status, 204, "{}", renamed.body);
     let hired = app
@@ -547,23 +650,62 @@ async fn scoped_admin_is_confined_to_their_subtree(backend: Backend) {
     assert_eq!(ids(&depts, "departments", "id"), [json!(4), json!(40)]);
 
     let outside: Vec<(Method, &str, Option<Value>)> = vec![
-        (Method::POST, "/admin/departments", Some(json!({"name": "Rogue", "parentid": 2}))),
-        (Method::PATCH, "/admin/departments/2", Some(json!({"name": "Renamed"}))),
-        (Method::PATCH, "/admin/departments/40", Some(json!({"parentid": 2}))),
+        (
+            Method::POST,
+            "/admin/departments",
+            Some(json!({"name": "Rogue", "parentid": 2})),
+        ),
+        (
+            Method::PATCH,
+            "/admin/departments/2",
+            Some(json!({"name": "Renamed"})),
+        ),
+        (
+            Method::PATCH,
+            "/admin/departments/40",
+            Some(json!({"parentid": 2})),
+        ),
         (Method::DELETE, "/admin/departments/3", None),
-        (Method::POST, "/admin/members", Some(json!({"userid": "rogue", "name": "R", "department": [2]}))),
-        (Method::PATCH, "/admin/members/clerk", Some(json!({"name": "Changed"}))),
-        (Method::PATCH, "/admin/members/seller", Some(json!({"department": [2]}))),
+        (
+            Method::POST,
+            "/admin/members",
+            Some(json!({"userid": "rogue", "name": "R", "department": [2]})),
+        ),
+        (
+            Method::PATCH,
+            "/admin/members/clerk",
+            Some(json!({"name": "Changed"})),
+        ),
+        (
+            Method::PATCH,
+            "/admin/members/seller",
+            Some(json!({"department": [2]})),
+        ),
         (Method::DELETE, "/admin/members/clerk", None),
         (Method::GET, "/admin/members/clerk", None),
         (Method::POST, "/admin/members/clerk/reset-password", None),
-        (Method::PUT, "/admin/visibility-rules/4", Some(json!({"visible_to": {}}))),
-        (Method::PUT, "/admin/field-rules/mobile", Some(json!({"readers": {}}))),
+        (
+            Method::PUT,
+            "/admin/visibility-rules/4",
+            Some(json!({"visible_to": {}})),
+        ),
+        (
+            Method::PUT,
+            "/admin/field-rules/mobile",
+            Some(json!({"readers": {}})),
+        ),
         (Method::DELETE, "/admin/field-rules/mobile", None),
     ];
     for (method, path, body) in &outside {
-        let reply = app.v1(method.clone(), path, Some(&sam), body.as_ref()).await;
-        assert_eq!((reply.status, reply.errcode()), (403, 60011), "{method} {path}: {}", reply.body);
+        let reply = app
+            .v1(method.clone(), path, Some(&sam), body.as_ref())
+            .await;
+        assert_eq!(
+            (reply.status, reply.errcode()),
+            (403, 60011),
+            "{method} {path}: {}",
+            reply.body
+        );
     }
     // Nothing changed.
     let unchanged = app
@@ -582,9 +724,23 @@ async fn scoped_admin_is_confined_to_their_subtree(backend: Backend) {
         .unwrap();
     assert_eq!(
         unchanged,
-        ("Finance".to_owned(), Some(d(4)), 6, Some("clerk name".to_owned()), true, 1)
+        (
+            "Finance".to_owned(),
+            Some(d(4)),
+            6,
+            Some("clerk name".to_owned()),
+            true,
+            1
+        )
     );
-    assert!(app.services.policy(&acme.id).await.unwrap().fields.is_empty());
+    assert!(
+        app.services
+            .policy(&acme.id)
+            .await
+            .unwrap()
+            .fields
+            .is_empty()
+    );
     // The clerk's password still works (no reset happened).
     let clerk = session_of(&app, &acme.id, "clerk").await;
     assert_eq!(get(&app, &clerk, "/me").await.status, 200);
@@ -622,24 +778,60 @@ async fn tenants_cannot_reach_each_other(backend: Backend) {
         (Method::GET, "/directory/members/cfo", None, 60111),
         (Method::GET, "/directory/departments/2/members", None, 60003),
         (Method::GET, "/admin/members/cfo", None, 60111),
-        (Method::PATCH, "/admin/members/cfo", Some(json!({"name": "X"})), 60111),
+        (
+            Method::PATCH,
+            "/admin/members/cfo",
+            Some(json!({"name": "X"})),
+            60111,
+        ),
         (Method::DELETE, "/admin/members/cfo", None, 60111),
-        (Method::POST, "/admin/members/cfo/reset-password", None, 60111),
-        (Method::PATCH, "/admin/departments/2", Some(json!({"name": "X"})), 60003),
+        (
+            Method::POST,
+            "/admin/members/cfo/reset-password",
+            None,
+            60111,
+        ),
+        (
+            Method::PATCH,
+            "/admin/departments/2",
+            Some(json!({"name": "X"})),
+            60003,
+        ),
         (Method::DELETE, "/admin/departments/2", None, 60003),
-        (Method::POST, "/admin/departments", Some(json!({"name": "X", "parentid": 2})), 60004),
-        (Method::PUT, "/admin/visibility-rules/2", Some(json!({"visible_to": {}})), 60003),
-        (Method::PUT, "/admin/visibility-rules/1", Some(json!({"visible_to": {"users": ["cfo"]}})), 60111),
+        (
+            Method::POST,
+            "/admin/departments",
+            Some(json!({"name": "X", "parentid": 2})),
+            60004,
+        ),
+        (
+            Method::PUT,
+            "/admin/visibility-rules/2",
+            Some(json!({"visible_to": {}})),
+            60003,
+        ),
+        (
+            Method::PUT,
+            "/admin/visibility-rules/1",
+            Some(json!({"visible_to": {"users": ["cfo"]}})),
+            60111,
+        ),
         (Method::GET, "/admin/visibility-rules/2", None, 48005),
         (Method::GET, "/admin/field-rules/email", None, 48005),
     ];
     for (method, path, body, code) in &not_found {
         let reply = app.v1(method.clone(), path, Some(t), body.as_ref()).await;
         assert_eq!(reply.errcode(), *code, "{method} {path}: {}", reply.body);
-        assert!(reply.status == 404 || reply.status == 400, "{method} {path}");
+        assert!(
+            reply.status == 404 || reply.status == 400,
+            "{method} {path}"
+        );
     }
     for path in ["/directory/departments", "/admin/departments"] {
-        assert_eq!(ids(&get(&app, t, path).await, "departments", "id"), [json!(1)]);
+        assert_eq!(
+            ids(&get(&app, t, path).await, "departments", "id"),
+            [json!(1)]
+        );
     }
     let members = get(&app, t, "/admin/members").await;
     assert_eq!(ids(&members, "members", "userid"), [json!("admin")]);
@@ -649,9 +841,15 @@ async fn tenants_cannot_reach_each_other(backend: Backend) {
     // Acme is intact; Acme's admin still sees their own data.
     let acme_view = get(&app, &acme.admin_token, "/admin/members/cfo").await;
     assert_eq!(acme_view.body["name"], "cfo name");
-    assert_eq!(get(&app, &acme.admin_token, "/admin/rules").await.body["fields"][0]["field"], "email");
+    assert_eq!(
+        get(&app, &acme.admin_token, "/admin/rules").await.body["fields"][0]["field"],
+        "email"
+    );
     // Another corp's signing in with Acme's member names gets nothing.
-    assert_eq!(sign_in(&app, &other.id, "cfo", NEW_PASSWORD).await.status, 401);
+    assert_eq!(
+        sign_in(&app, &other.id, "cfo", NEW_PASSWORD).await.status,
+        401
+    );
 }
 
 async fn bad_input_gets_an_errcode_never_a_500(backend: Backend) {
@@ -669,27 +867,87 @@ async fn bad_input_gets_an_errcode_never_a_500(backend: Backend) {
     for (method, path, body, code) in [
         (Method::POST, "/session", "{not json", 47001),
         (Method::POST, "/session", "[1]", 40058),
-        (Method::POST, "/session", r#"{"corpid": 1, "login": "a", "password": "b"}"#, 40058),
-        (Method::POST, "/me/password", r#"{"old": ["x"], "new": "y"}"#, 40058),
-        (Method::POST, "/admin/departments", r#"{"name": "X", "parentid": "one"}"#, 40058),
-        (Method::POST, "/admin/departments", r#"{"name": "X", "parentid": -1}"#, 40058),
-        (Method::POST, "/admin/departments", r#"{"name": "X", "parentid": 0}"#, 60123),
-        (Method::POST, "/admin/members", r#"{"userid": "bad user", "name": "X"}"#, 40003),
-        (Method::POST, "/admin/members", r#"{"userid": "ok", "name": "X", "gender": 9}"#, 40058),
+        (
+            Method::POST,
+            "/session",
+            r#"{"corpid": 1, "login": "a", "password": "b"}"#,
+            40058,
+        ),
+        (
+            Method::POST,
+            "/me/password",
+            r#"{"old": ["x"], "new": "y"}"#,
+            40058,
+        ),
+        (
+            Method::POST,
+            "/admin/departments",
+            r#"{"name": "X", "parentid": "one"}"#,
+            40058,
+        ),
+        (
+            Method::POST,
+            "/admin/departments",
+            r#"{"name": "X", "parentid": -1}"#,
+            40058,
+        ),
+        (
+            Method::POST,
+            "/admin/departments",
+            r#"{"name": "X", "parentid": 0}"#,
+            60123,
+        ),
+        (
+            Method::POST,
+            "/admin/members",
+            r#"{"userid": "bad user", "name": "X"}"#,
+            40003,
+        ),
+        (
+            Method::POST,
+            "/admin/members",
+            r#"{"userid": "ok", "name": "X", "gender": 9}"#,
+            40058,
+        ),
         (Method::PATCH, "/admin/departments/abc", r#"{}"#, 60123),
-        (Method::PATCH, "/admin/departments/99999999999", r#"{}"#, 60123),
+        (
+            Method::PATCH,
+            "/admin/departments/99999999999",
+            r#"{}"#,
+            60123,
+        ),
         (Method::GET, "/admin/members/bad%20user", "", 40003),
         (Method::PUT, "/admin/field-rules/salary", r#"{}"#, 40035),
-        (Method::PUT, "/admin/visibility-rules/1", r#"{"visible_to": {"depts": ["x"]}}"#, 40058),
-        (Method::PUT, "/admin/visibility-rules/1", r#"{"visible_to": {"tags": [77]}}"#, 40068),
-        (Method::GET, "/directory/departments/1/members?limit=lots", "", 40058),
+        (
+            Method::PUT,
+            "/admin/visibility-rules/1",
+            r#"{"visible_to": {"depts": ["x"]}}"#,
+            40058,
+        ),
+        (
+            Method::PUT,
+            "/admin/visibility-rules/1",
+            r#"{"visible_to": {"tags": [77]}}"#,
+            40068,
+        ),
+        (
+            Method::GET,
+            "/directory/departments/1/members?limit=lots",
+            "",
+            40058,
+        ),
         (Method::GET, "/directory/search", "", 40058),
         (Method::GET, "/directory/search?q=%20", "", 40058),
         (Method::GET, "/no/such/thing", "", 48005),
         (Method::PUT, "/me", "", 48005),
     ] {
         let reply = raw(method.clone(), path, body).await;
-        assert_eq!(reply.errcode(), code, "{method} {path} {body}: {}", reply.body);
+        assert_eq!(
+            reply.errcode(),
+            code,
+            "{method} {path} {body}: {}",
+            reply.body
+        );
         assert!((400..500).contains(&reply.status), "{method} {path}");
     }
     let doc = common::v1_reply(
@@ -702,8 +960,16 @@ async fn bad_input_gets_an_errcode_never_a_500(backend: Backend) {
     .await;
     assert_eq!(doc.status, 200);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/v1/session", "/api/v1/directory/search", "/api/v1/admin/field-rules/{field}"] {
+    for path in [
+        "/api/v1/session",
+        "/api/v1/directory/search",
+        "/api/v1/admin/field-rules/{field}",
+    ] {
         assert!(doc.body["paths"].get(path).is_some(), "{path} documented");
     }
-    assert!(doc.body["components"]["schemas"].get("MemberView").is_some());
+    assert!(
+        doc.body["components"]["schemas"]
+            .get("MemberView")
+            .is_some()
+    );
 }

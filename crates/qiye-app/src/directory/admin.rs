@@ -12,8 +12,7 @@ use std::net::IpAddr;
 
 use qiye_domain::audit::Actor;
 use qiye_domain::directory::{
-    AdminRole, DirError, Directory, FieldRule, Policy, ProtectedField, Range, Reach,
-    VisibilityRule,
+    AdminRole, DirError, Directory, FieldRule, Policy, ProtectedField, Range, Reach, VisibilityRule,
 };
 use qiye_domain::ids::{CorpId, DeptId};
 
@@ -98,7 +97,9 @@ impl Services {
             Some(AdminRole::Scoped(_)) => false,
             None => return Err(SessionError::NotAdmin.into()),
         };
-        let caller = self.admin_caller(who.corp(), who.userid(), who.ip()).await?;
+        let caller = self
+            .admin_caller(who.corp(), who.userid(), who.ip())
+            .await?;
         debug_assert_eq!(is_super, caller.reach == Reach::Everything);
         Ok(AdminCaller { caller, is_super })
     }

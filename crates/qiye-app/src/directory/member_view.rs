@@ -262,10 +262,12 @@ impl<'a> MemberView<'a> {
             .map(Cursor::parse)
             .transpose()?;
         let start = match &cursor {
-            Some(c) => *position.get(&c.dept).ok_or_else(|| DirError::FieldInvalid {
-                field: "cursor",
-                reason: "the cursor belongs to another listing".into(),
-            })?,
+            Some(c) => *position
+                .get(&c.dept)
+                .ok_or_else(|| DirError::FieldInvalid {
+                    field: "cursor",
+                    reason: "the cursor belongs to another listing".into(),
+                })?,
             None => 0,
         };
         // Listed once: under the first of its departments in this walk.

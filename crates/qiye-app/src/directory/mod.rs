@@ -3,8 +3,8 @@
 //! committed with their audit records and callback events, then applied to
 //! the cache.
 
-pub(crate) mod cache;
 pub mod admin;
+pub(crate) mod cache;
 pub mod import;
 pub mod member_view;
 

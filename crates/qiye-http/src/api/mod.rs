@@ -94,25 +94,40 @@ pub fn routes() -> Router<AppState> {
         .route("/me", get(me::get))
         .route("/me/password", post(me::change_password))
         .route("/directory/departments", get(directory::departments))
-        .route("/directory/departments/{id}/members", get(directory::members))
+        .route(
+            "/directory/departments/{id}/members",
+            get(directory::members),
+        )
         .route("/directory/members/{userid}", get(directory::profile))
         .route("/directory/search", get(directory::search))
         .route("/admin/departments", get(depts::list).post(depts::create))
-        .route("/admin/departments/{id}", axum::routing::patch(depts::update).delete(depts::delete))
+        .route(
+            "/admin/departments/{id}",
+            axum::routing::patch(depts::update).delete(depts::delete),
+        )
         .route("/admin/members", get(members::list).post(members::create))
         .route(
             "/admin/members/{userid}",
-            get(members::get).patch(members::update).delete(members::delete),
+            get(members::get)
+                .patch(members::update)
+                .delete(members::delete),
         )
-        .route("/admin/members/{userid}/reset-password", post(members::reset_password))
+        .route(
+            "/admin/members/{userid}/reset-password",
+            post(members::reset_password),
+        )
         .route("/admin/rules", get(rules::list))
         .route(
             "/admin/visibility-rules/{dept}",
-            get(rules::get_visibility).put(rules::put_visibility).delete(rules::delete_visibility),
+            get(rules::get_visibility)
+                .put(rules::put_visibility)
+                .delete(rules::delete_visibility),
         )
         .route(
             "/admin/field-rules/{field}",
-            get(rules::get_field).put(rules::put_field).delete(rules::delete_field),
+            get(rules::get_field)
+                .put(rules::put_field)
+                .delete(rules::delete_field),
         )
         .method_not_allowed_fallback(method_not_allowed)
 }

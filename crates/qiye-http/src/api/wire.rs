@@ -344,12 +344,8 @@ pub struct CreateMemberRequest {
 }
 
 fn dept_of(raw: u32) -> Result<DeptId, V1Error> {
-    DeptId::new(i64::from(raw)).map_err(|_| {
-        V1Error::new(
-            qiye_wecom::ErrCode::InvalidDepartmentId,
-            raw.to_string(),
-        )
-    })
+    DeptId::new(i64::from(raw))
+        .map_err(|_| V1Error::new(qiye_wecom::ErrCode::InvalidDepartmentId, raw.to_string()))
 }
 
 /// Department ids from the wire.

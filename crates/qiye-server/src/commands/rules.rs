@@ -24,9 +24,9 @@ fn audience_arg(items: &[String], flag: &str, allow_role: bool) -> anyhow::Resul
     let mut out = Audience::default();
     for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
         let bad = || format!("invalid {flag} item '{item}'");
-        let (kind, id) = item.split_once(':').with_context(|| {
-            format!("{}: expected KIND:ID", bad())
-        })?;
+        let (kind, id) = item
+            .split_once(':')
+            .with_context(|| format!("{}: expected KIND:ID", bad()))?;
         match kind {
             "dept" => out.range.depts.push(
                 id.parse::<i64>()
@@ -104,12 +104,21 @@ pub(super) async fn run(command: DirectoryCommand, services: &Services) -> anyho
             services
                 .set_visibility_rule(&editor, dept, audience.clone())
                 .await
-                .with_context(|| format!("cannot change the visibility of department {dept} in {corp}"))?;
+                .with_context(|| {
+                    format!("cannot change the visibility of department {dept} in {corp}")
+                })?;
             match (json, &audience) {
-                (true, Some(range)) => print_json(&json!({"corpid": corp.as_str(), "dept": dept.get(), "visible_to": range_json(range)})),
-                (true, None) => print_json(&json!({"corpid": corp.as_str(), "dept": dept.get(), "removed": true})),
+                (true, Some(range)) => print_json(
+                    &json!({"corpid": corp.as_str(), "dept": dept.get(), "visible_to": range_json(range)}),
+                ),
+                (true, None) => print_json(
+                    &json!({"corpid": corp.as_str(), "dept": dept.get(), "removed": true}),
+                ),
                 (false, Some(range)) => {
-                    println!("department {dept} is now visible only to {} (and its own members and administrators)", range_text(range, false));
+                    println!(
+                        "department {dept} is now visible only to {} (and its own members and administrators)",
+                        range_text(range, false)
+                    );
                     Ok(())
                 }
                 (false, None) => {
@@ -142,14 +151,25 @@ pub(super) async fn run(command: DirectoryCommand, services: &Services) -> anyho
                 .await
                 .with_context(|| format!("cannot change the rule of field {field} in {corp}"))?;
             match (json, &readers) {
-                (true, Some(a)) => print_json(&json!({"corpid": corp.as_str(), "field": protected.as_config(), "admins": a.admins, "readers": range_json(&a.range)})),
-                (true, None) => print_json(&json!({"corpid": corp.as_str(), "field": protected.as_config(), "removed": true})),
+                (true, Some(a)) => print_json(
+                    &json!({"corpid": corp.as_str(), "field": protected.as_config(), "admins": a.admins, "readers": range_json(&a.range)}),
+                ),
+                (true, None) => print_json(
+                    &json!({"corpid": corp.as_str(), "field": protected.as_config(), "removed": true}),
+                ),
                 (false, Some(a)) => {
-                    println!("field {} is now readable only by {} (and each member for themselves)", protected.as_config(), range_text(&a.range, a.admins));
+                    println!(
+                        "field {} is now readable only by {} (and each member for themselves)",
+                        protected.as_config(),
+                        range_text(&a.range, a.admins)
+                    );
                     Ok(())
                 }
                 (false, None) => {
-                    println!("field {} is readable by everyone again", protected.as_config());
+                    println!(
+                        "field {} is readable by everyone again",
+                        protected.as_config()
+                    );
                     Ok(())
                 }
             }
@@ -167,10 +187,18 @@ pub(super) async fn run(command: DirectoryCommand, services: &Services) -> anyho
                 }))
             } else {
                 for rule in &policy.visibility {
-                    println!("hide   dept:{:<10} visible to {}", rule.dept, range_text(&rule.audience, false));
+                    println!(
+                        "hide   dept:{:<10} visible to {}",
+                        rule.dept,
+                        range_text(&rule.audience, false)
+                    );
                 }
                 for rule in &policy.fields {
-                    println!("field  {:<15} readable by {}", rule.field.as_config(), range_text(&rule.readers, rule.admins));
+                    println!(
+                        "field  {:<15} readable by {}",
+                        rule.field.as_config(),
+                        range_text(&rule.readers, rule.admins)
+                    );
                 }
                 Ok(())
             }
@@ -191,13 +219,26 @@ mod tests {
             .collect();
         let a = audience_arg(&items, "--readers", true).unwrap();
         assert!(a.admins);
-        assert_eq!(range_text(&a.range, a.admins), "role:admin,dept:2,user:alice,tag:3");
-        for bad in ["role:admin", "dept:x", "user:bad user", "tag:-1", "group:1", "alice"] {
+        assert_eq!(
+            range_text(&a.range, a.admins),
+            "role:admin,dept:2,user:alice,tag:3"
+        );
+        for bad in [
+            "role:admin",
+            "dept:x",
+            "user:bad user",
+            "tag:-1",
+            "group:1",
+            "alice",
+        ] {
             assert!(
                 audience_arg(&[bad.to_string()], "--visible-to", false).is_err(),
                 "{bad}"
             );
         }
-        assert_eq!(audience_arg(&[], "--x", false).unwrap(), Audience::default());
+        assert_eq!(
+            audience_arg(&[], "--x", false).unwrap(),
+            Audience::default()
+        );
     }
 }

@@ -70,7 +70,9 @@ pub async fn get(
     let userid = user_param(&userid)?;
     let member = state
         .services
-        .dir_read(admin.dir(), |view| view.member(&userid).map(MemberView::from))
+        .dir_read(admin.dir(), |view| {
+            view.member(&userid).map(MemberView::from)
+        })
         .await??;
     Ok(Json(member))
 }

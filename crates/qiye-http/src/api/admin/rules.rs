@@ -14,8 +14,7 @@ use crate::AppState;
 use crate::api::error::{V1Error, V1Result};
 use crate::api::extract::{Admin, V1Json, dept_param};
 use crate::api::wire::{
-    FieldRuleView, PutFieldRuleRequest, PutVisibilityRuleRequest, RulesResponse,
-    VisibilityRuleView,
+    FieldRuleView, PutFieldRuleRequest, PutVisibilityRuleRequest, RulesResponse, VisibilityRuleView,
 };
 
 fn field_param(raw: &str) -> Result<ProtectedField, V1Error> {
@@ -172,11 +171,17 @@ pub async fn delete_field(
     Path(field): Path<String>,
 ) -> V1Result<StatusCode> {
     let target = format!("field:{field}");
-    audited(&state, &admin, "directory.unprotect_field", &target, async {
-        let editor = admin.rule_editor()?;
-        let field = field_param(&field)?;
-        state.services.set_field_rule(&editor, &field, None).await?;
-        Ok(StatusCode::NO_CONTENT)
-    })
+    audited(
+        &state,
+        &admin,
+        "directory.unprotect_field",
+        &target,
+        async {
+            let editor = admin.rule_editor()?;
+            let field = field_param(&field)?;
+            state.services.set_field_rule(&editor, &field, None).await?;
+            Ok(StatusCode::NO_CONTENT)
+        },
+    )
     .await
 }

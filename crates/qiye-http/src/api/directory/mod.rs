@@ -9,7 +9,9 @@ use utoipa::IntoParams;
 
 use super::error::V1Result;
 use super::extract::{Member, V1Query, dept_param, user_param};
-use super::wire::{DepartmentView, DepartmentsResponse, MemberPageResponse, MemberView, SearchResponse};
+use super::wire::{
+    DepartmentView, DepartmentsResponse, MemberPageResponse, MemberView, SearchResponse,
+};
 use crate::AppState;
 use qiye_app::directory::member_view::DEFAULT_PAGE;
 

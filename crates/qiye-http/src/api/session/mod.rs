@@ -8,13 +8,15 @@ use qiye_app::session::SignIn;
 use qiye_domain::session::SESSION_ABSOLUTE_MS;
 
 use super::error::V1Result;
+use super::extract::ClientIp;
 use super::extract::{AnySession, SESSION_COOKIE, V1Json};
 use super::wire::{CreateSessionRequest, SessionResponse};
 use crate::AppState;
-use super::extract::ClientIp;
 
 fn session_cookie(value: &str, max_age_secs: i64) -> String {
-    format!("{SESSION_COOKIE}={value}; Path=/api/v1; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}")
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/api/v1; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}"
+    )
 }
 
 /// Signs in with a password.
