@@ -36,6 +36,36 @@ pub enum AuthError {
     TokenExpired,
 }
 
+/// Why a member's sign-in or session was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// Unknown corp or login, or wrong password: one answer for all three.
+    #[error("wrong login or password")]
+    LoginFailed,
+    /// The password was right but the member is disabled or has left.
+    #[error("the member is disabled")]
+    MemberDisabled,
+    /// No session token in the request.
+    #[error("not signed in")]
+    TokenMissing,
+    /// The token is unknown, expired, signed out, or its member is gone.
+    #[error("session invalid or expired")]
+    NotSignedIn,
+    /// A one-time password must be changed before anything else.
+    #[error("change the one-time password first (POST /api/v1/me/password)")]
+    PasswordChangeRequired,
+    /// The current password given with a password change is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
+    /// The new password breaks a rule.
+    #[error(transparent)]
+    PasswordRule(#[from] qiye_domain::session::PasswordRuleError),
+    /// The member is not an administrator (or not a super administrator
+    /// for a super-only change).
+    #[error("administrator privilege required")]
+    NotAdmin,
+}
+
 /// Which limit was hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitScope {
@@ -97,6 +127,9 @@ pub enum AppError {
     /// A job could not be started or read.
     #[error(transparent)]
     Job(#[from] JobError),
+    /// A member's sign-in or session was refused.
+    #[error(transparent)]
+    Session(#[from] SessionError),
     /// The callback URL did not pass verification.
     #[error("callback URL verification failed: {0}")]
     CallbackUnreachable(String),

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod limits;
 pub mod media;
 mod password;
+pub mod session;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use qiye_domain::ids::{AgentId, CorpId};
 use qiye_domain::ports::Store;
 
 pub use auth::{AppCaller, AuthContext};
-pub use error::{AppError, AppResult, AuthError, LimitScope};
+pub use error::{AppError, AppResult, AuthError, LimitScope, SessionError};
 pub use limits::{RateLimitDefaults, RateLimiters};
 
 /// Settings of the use-case layer.
@@ -82,6 +83,9 @@ pub struct Services {
     /// Bumped before every invalidation, so a read that raced an
     /// invalidation never leaves a stale entry behind (see [`Services::cache_fill`]).
     cache_generation: AtomicU64,
+    /// Checked instead of a real hash when a sign-in names no member, so
+    /// that both answers take as long.
+    dummy_password_hash: std::sync::OnceLock<qiye_domain::secret::PasswordHash>,
 }
 
 impl std::fmt::Debug for Services {
@@ -120,6 +124,7 @@ impl Services {
             media_dir: config.media_dir,
             job_signal: tokio::sync::Notify::new(),
             cache_generation: AtomicU64::new(0),
+            dummy_password_hash: std::sync::OnceLock::new(),
         }
     }
 
@@ -145,11 +150,12 @@ impl Services {
         &self.clock
     }
 
-    /// One round of background work: prunes long-expired tokens, deletes
-    /// expired media and forgets idle rate-limit keys. Returns how many
-    /// tokens were pruned.
+    /// One round of background work: prunes long-expired tokens and ended
+    /// member sessions, deletes expired media and forgets idle rate-limit
+    /// keys. Returns how many tokens were pruned.
     pub async fn housekeeping(&self) -> AppResult<u64> {
         self.limiters.forget_idle();
+        self.prune_sessions().await?;
         self.prune_media().await?;
         let pruned = self
             .store

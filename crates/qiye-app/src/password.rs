@@ -16,6 +16,45 @@ pub(crate) fn hash(password: &str) -> Result<PasswordHash, StoreError> {
         .map_err(|e| StoreError::Other(format!("password hashing failed: {e}")))
 }
 
+/// Whether `password` matches `stored`. With no stored hash (unknown
+/// member, or one who never had a password) a fixed dummy hash is checked
+/// instead, so the answer takes about as long either way; it is then false.
+pub(crate) fn verify(password: &str, stored: Option<&PasswordHash>, dummy: &PasswordHash) -> bool {
+    use argon2::PasswordVerifier;
+    let (phc, real) = match stored {
+        Some(hash) => (hash.0.as_str(), true),
+        None => (dummy.0.as_str(), false),
+    };
+    let Ok(parsed) = argon2::PasswordHash::new(phc) else {
+        tracing::error!("stored password hash does not parse");
+        return false;
+    };
+    let matches = Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
+    matches && real
+}
+
+/// Runs [`verify`] off the async workers (Argon2 takes tens of milliseconds).
+pub(crate) async fn verify_blocking(
+    password: &str,
+    stored: Option<PasswordHash>,
+    dummy: PasswordHash,
+) -> Result<bool, StoreError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || verify(&password, stored.as_ref(), &dummy))
+        .await
+        .map_err(|e| StoreError::Other(format!("password check: {e}")))
+}
+
+/// Runs [`hash`] off the async workers.
+pub(crate) async fn hash_blocking(password: &str) -> Result<PasswordHash, StoreError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|e| StoreError::Other(format!("password hashing: {e}")))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +77,15 @@ mod tests {
                 .verify_password(b"wrong", &parsed)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn verify_is_false_without_a_stored_hash_even_for_the_dummy_password() {
+        let dummy = hash("dummy").unwrap();
+        let real = hash("correct horse").unwrap();
+        assert!(verify("correct horse", Some(&real), &dummy));
+        assert!(!verify("wrong", Some(&real), &dummy));
+        assert!(!verify("dummy", None, &dummy));
+        assert!(!verify("x", Some(&PasswordHash("garbage".into())), &dummy));
     }
 }

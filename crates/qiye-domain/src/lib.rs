@@ -24,6 +24,7 @@ pub mod plan;
 pub mod ports;
 pub mod rate;
 pub mod secret;
+pub mod session;
 pub mod token;
 
 pub use ids::{AgentId, CorpId, DeptId, UserId};

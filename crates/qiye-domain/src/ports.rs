@@ -24,7 +24,8 @@ use crate::job::ImportJob;
 use crate::media::MediaRecord;
 use crate::plan::Plan;
 use crate::rate::CorpRateOverride;
-use crate::secret::{SecretDigest, TokenString};
+use crate::secret::{PasswordHash, SecretDigest, TokenString};
+use crate::session::Session;
 use crate::token::IssuedToken;
 
 /// A storage failure, with no driver types inside.
@@ -324,6 +325,7 @@ pub trait Store:
     + AccessStore
     + CallbackStore
     + JobStore
+    + SessionStore
     + Send
     + Sync
     + 'static
@@ -334,4 +336,61 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the connections, waiting for those in use (at shutdown).
     async fn close(&self);
+}
+
+/// A member's stored password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPassword {
+    /// The hash; `None` when the member never got a password.
+    pub hash: Option<PasswordHash>,
+    /// The password is one-time: it must be changed before anything else.
+    pub must_change: bool,
+}
+
+/// Member passwords and sessions, and the version of the member-facing
+/// policy (visibility and field rules).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// A member's password; `None` when the corp has no such member.
+    async fn member_password(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+    ) -> StoreResult<Option<StoredPassword>>;
+    /// Replaces a member's password and ends all their sessions but `keep`.
+    /// `NotFound` when the corp has no such member.
+    async fn set_password(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+        password: &StoredPassword,
+        keep: Option<&SecretDigest>,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Stores a new session under the digest of its token.
+    async fn create_session(
+        &self,
+        session: &Session,
+        digest: &SecretDigest,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// The session with this token digest, live or not, with whether the
+    /// member must still change a one-time password.
+    async fn find_session(&self, digest: &SecretDigest) -> StoreResult<Option<(Session, bool)>>;
+    /// Records a request on the session.
+    async fn touch_session(&self, digest: &SecretDigest, now: i64) -> StoreResult<()>;
+    /// Ends one session of the corp; `NotFound` if there is none.
+    async fn end_session(
+        &self,
+        corp: &CorpId,
+        digest: &SecretDigest,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Deletes sessions past their absolute end or idle since `idle_before`;
+    /// returns how many.
+    async fn prune_sessions(&self, now: i64, idle_before: i64) -> StoreResult<u64>;
+    /// Bumped by every change of the corp's visibility or field rules (and
+    /// by directory changes that rewrite them), so a node can cache the
+    /// policy and reload it only when it changed.
+    async fn policy_version(&self, corp: &CorpId) -> StoreResult<i64>;
 }

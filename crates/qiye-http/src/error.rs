@@ -2,7 +2,7 @@
 //! errcode. Internal causes are logged here, once, and never sent.
 
 use axum::response::{IntoResponse, Response};
-use qiye_app::{AppError, AuthError};
+use qiye_app::{AppError, AuthError, SessionError};
 use qiye_domain::app::AppFieldError;
 use qiye_domain::ids::IdError;
 use qiye_wecom::ErrCode;
@@ -54,6 +54,15 @@ impl From<AppError> for ApiError {
                 AuthError::TokenMissing => ErrCode::AccessTokenMissing,
                 AuthError::TokenInvalid => ErrCode::InvalidAccessToken,
                 AuthError::TokenExpired => ErrCode::AccessTokenExpired,
+            },
+            AppError::Session(session) => match session {
+                SessionError::LoginFailed | SessionError::WrongPassword => ErrCode::LoginFailed,
+                SessionError::MemberDisabled => ErrCode::MemberDisabled,
+                SessionError::TokenMissing => ErrCode::AccessTokenMissing,
+                SessionError::NotSignedIn => ErrCode::InvalidAccessToken,
+                SessionError::PasswordChangeRequired => ErrCode::PasswordChangeRequired,
+                SessionError::PasswordRule(_) => ErrCode::PasswordRejected,
+                SessionError::NotAdmin => ErrCode::NoPrivilege,
             },
             AppError::RateLimited { .. } => ErrCode::ApiFreqOutOfLimit,
             AppError::AgentIdMissing => ErrCode::AgentIdMissing,
@@ -223,6 +232,16 @@ mod tests {
             AppError::Job(JobError::BadCallback("x".into())),
             AppError::Job(JobError::BadAesKey),
             AppError::Job(JobError::BadBlockSize { min: 1, max: 2 }),
+            AppError::Session(SessionError::LoginFailed),
+            AppError::Session(SessionError::MemberDisabled),
+            AppError::Session(SessionError::TokenMissing),
+            AppError::Session(SessionError::NotSignedIn),
+            AppError::Session(SessionError::PasswordChangeRequired),
+            AppError::Session(SessionError::WrongPassword),
+            AppError::Session(SessionError::PasswordRule(
+                qiye_domain::session::PasswordRuleError::TooShort,
+            )),
+            AppError::Session(SessionError::NotAdmin),
             AppError::Store(qiye_domain::ports::StoreError::Unavailable(
                 "db down".into(),
             )),

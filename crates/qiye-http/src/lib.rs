@@ -1,5 +1,6 @@
-//! qiye's HTTP surface: the WeCom-compatible `/cgi-bin` API, liveness and
-//! readiness, and the metrics router served on its own listener.
+//! qiye's HTTP surface: the WeCom-compatible `/cgi-bin` API, the native
+//! `/api/v1` API ([`api`]), liveness and readiness, and the metrics router
+//! served on its own listener.
 //!
 //! Handlers parse their input with the extractors in [`extract`] (which
 //! answer bad input with an errcode), call one use case on
@@ -8,6 +9,7 @@
 //! WeCom way and counts every request; nothing under `/cgi-bin` ever answers
 //! with HTML or a non-200 status.
 
+pub mod api;
 pub mod callback;
 pub mod cgi;
 pub mod envelope;
@@ -49,7 +51,9 @@ fn panic_reply(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Re
 }
 
 async fn fallback(req: Request) -> axum::response::Response {
-    if req.uri().path().starts_with("/cgi-bin") {
+    if req.uri().path().starts_with("/api/v1") {
+        api::not_found(req).await
+    } else if req.uri().path().starts_with("/cgi-bin") {
         ApiError::with_detail(ErrCode::ApiNotFound, req.uri().path().to_owned()).into_response()
     } else {
         ops::not_found().await.into_response()
@@ -76,6 +80,7 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .nest("/cgi-bin", cgi::routes())
+        .nest("/api/v1", api::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/", get(ops::landing))

@@ -1,5 +1,5 @@
 //! The command line: `qiye serve`, the operator commands (`corp`, `app`,
-//! `admin`, `directory`), `audit tail`, `config example`, `errcodes`. Every
+//! `member`, `admin`, `directory`), `audit tail`, `config example`, `errcodes`. Every
 //! subcommand that touches the database finds it the same way (config file,
 //! `QIYE_*`, flags).
 
@@ -53,6 +53,9 @@ pub enum Command {
     /// Import and export a corp's directory (members and departments).
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// Manage members' sign-in.
+    #[command(subcommand)]
+    Member(MemberCommand),
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -368,6 +371,54 @@ pub enum DirectoryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Hide a department (with its subtree) from every member but the
+    /// audience, its own members and administrators over it.
+    Hide {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// The department to hide.
+        #[arg(long)]
+        dept: i64,
+        /// Who may still see it: `dept:ID`, `user:USERID`, `tag:ID`
+        /// (comma-separated); empty: only insiders and administrators.
+        #[arg(long, value_delimiter = ',', value_name = "KIND:ID")]
+        visible_to: Vec<String>,
+        /// Remove the department's rule instead.
+        #[arg(long, conflicts_with = "visible_to")]
+        remove: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restrict who may read a member field (others get it omitted).
+    ProtectField {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// mobile, email, biz_mail, telephone, address, position or extattr:NAME.
+        #[arg(long)]
+        field: String,
+        /// Who may read it: `role:admin`, `dept:ID`, `user:USERID`, `tag:ID`
+        /// (comma-separated); empty: only the member themselves.
+        #[arg(long, value_delimiter = ',', value_name = "KIND:ID")]
+        readers: Vec<String>,
+        /// Remove the field's rule instead.
+        #[arg(long, conflicts_with = "readers")]
+        remove: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the corp's visibility and field rules.
+    Rules {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export every member as a member file that `import` reads back.
     Export {
         /// The corp.
@@ -382,6 +433,24 @@ pub enum DirectoryCommand {
         /// Header language.
         #[arg(long, value_enum, default_value_t = LanguageArg::Zh)]
         lang: LanguageArg,
+    },
+}
+
+/// `qiye member ...`
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Give a member a new one-time password (printed once); their sessions
+    /// end and they must change it at sign-in.
+    ResetPassword {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// The member.
+        #[arg(long)]
+        userid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

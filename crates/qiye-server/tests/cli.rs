@@ -390,6 +390,28 @@ async fn first_start_prints_credentials_and_tokens_survive_kill_9() {
     );
     let first: Value = get_json(&client, &url).await;
     assert_eq!(first["errcode"], 0, "{first}");
+    // The printed administrator login works against the native API.
+    let signed_in: Value = client
+        .post(format!("{}/api/v1/session", server.base))
+        .json(&serde_json::json!({
+            "corpid": corpid,
+            "login": server.value_after("admin userid"),
+            "password": server.value_after("admin password"),
+        }))
+        .send()
+        .await
+        .expect("sign in")
+        .json()
+        .await
+        .expect("JSON reply");
+    assert_eq!(signed_in["must_change_password"], true, "{signed_in}");
+    assert!(
+        server
+            .first_start
+            .iter()
+            .any(|l| l.contains("/api/v1/session")),
+        "the sign-in is shown"
+    );
     server.kill9();
 
     let restarted = Server::start(dir.path(), port);
@@ -1241,4 +1263,184 @@ fn callbacks_set_from_the_cli_are_delivered_by_the_server() {
             "app.callback.remove"
         ]
     );
+}
+
+#[test]
+fn passwords_reset_and_member_facing_rules_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let corp = json_of(&qiye(
+        dir.path(),
+        &["corp", "create", "--name", "Acme", "--json"],
+    ));
+    let corpid = corp["corpid"].as_str().unwrap();
+    let reset = json_of(&qiye(
+        dir.path(),
+        &[
+            "member",
+            "reset-password",
+            "--corpid",
+            corpid,
+            "--userid",
+            "admin",
+            "--json",
+        ],
+    ));
+    let password = reset["password"].as_str().unwrap();
+    assert_eq!(password.len(), 16);
+    assert_ne!(password, corp["admin_password"].as_str().unwrap());
+
+    let hidden = json_of(&qiye(
+        dir.path(),
+        &[
+            "directory",
+            "hide",
+            "--corpid",
+            corpid,
+            "--dept",
+            "1",
+            "--visible-to",
+            "user:admin,dept:1",
+            "--json",
+        ],
+    ));
+    assert_eq!(hidden["visible_to"]["users"], serde_json::json!(["admin"]));
+    let protected = json_of(&qiye(
+        dir.path(),
+        &[
+            "directory",
+            "protect-field",
+            "--corpid",
+            corpid,
+            "--field",
+            "mobile",
+            "--readers",
+            "role:admin,user:admin",
+            "--json",
+        ],
+    ));
+    assert_eq!(protected["admins"], true);
+    let rules = json_of(&qiye(
+        dir.path(),
+        &["directory", "rules", "--corpid", corpid, "--json"],
+    ));
+    assert_eq!(rules["visibility"][0]["dept"], 1);
+    assert_eq!(rules["fields"][0]["field"], "mobile");
+    let text = stdout_of(dir.path(), &["directory", "rules", "--corpid", corpid]);
+    assert!(text.contains("role:admin,user:admin"), "{text}");
+
+    for (args, message) in [
+        (
+            vec![
+                "member",
+                "reset-password",
+                "--corpid",
+                corpid,
+                "--userid",
+                "ghost",
+            ],
+            "no member with userid 'ghost'",
+        ),
+        (
+            vec!["directory", "hide", "--corpid", corpid, "--dept", "99"],
+            "department 99 not found",
+        ),
+        (
+            vec![
+                "directory",
+                "hide",
+                "--corpid",
+                corpid,
+                "--dept",
+                "1",
+                "--visible-to",
+                "group:1",
+            ],
+            "invalid --visible-to item 'group:1'",
+        ),
+        (
+            vec![
+                "directory",
+                "hide",
+                "--corpid",
+                corpid,
+                "--dept",
+                "1",
+                "--visible-to",
+                "role:admin",
+            ],
+            "invalid --visible-to item",
+        ),
+        (
+            vec![
+                "directory",
+                "hide",
+                "--corpid",
+                corpid,
+                "--dept",
+                "1",
+                "--visible-to",
+                "user:ghost",
+            ],
+            "not found",
+        ),
+        (
+            vec![
+                "directory",
+                "protect-field",
+                "--corpid",
+                corpid,
+                "--field",
+                "salary",
+            ],
+            "invalid --field 'salary'",
+        ),
+    ] {
+        let out = qiye(dir.path(), &args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+
+    for args in [
+        vec![
+            "directory",
+            "hide",
+            "--corpid",
+            corpid,
+            "--dept",
+            "1",
+            "--remove",
+            "--json",
+        ],
+        vec![
+            "directory",
+            "protect-field",
+            "--corpid",
+            corpid,
+            "--field",
+            "mobile",
+            "--remove",
+            "--json",
+        ],
+    ] {
+        assert_eq!(json_of(&qiye(dir.path(), &args))["removed"], true);
+    }
+    let rules = json_of(&qiye(
+        dir.path(),
+        &["directory", "rules", "--corpid", corpid, "--json"],
+    ));
+    assert_eq!(rules, serde_json::json!({"visibility": [], "fields": []}));
+    let actions: Vec<String> = audit_actions(dir.path(), corpid)
+        .iter()
+        .map(|r| r["action"].as_str().unwrap().to_owned())
+        .collect();
+    for action in [
+        "member.password.reset",
+        "directory.hide",
+        "directory.protect_field",
+        "directory.unhide",
+        "directory.unprotect_field",
+    ] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
 }

@@ -10,6 +10,7 @@ use qiye_domain::ids::{AgentId, CorpId, DeptId, UserId};
 use qiye_domain::ports::{AccessStore, StoreError, StoreResult};
 use sqlx::AnyConnection;
 
+use crate::sessions::bump_policy_version;
 use crate::{Dialect, SqlStore, audit, rows::expect_one_row};
 
 fn corrupt(detail: impl std::fmt::Display) -> StoreError {
@@ -399,6 +400,7 @@ impl AccessStore for SqlStore {
                 .map_err(|e| self.map_err(e))?;
             }
         }
+        bump_policy_version(self.dialect, &mut tx, corp).await?;
         audit::append(self.dialect, &mut tx, record).await?;
         tx.commit().await.map_err(|e| self.map_err(e))
     }
@@ -445,6 +447,7 @@ impl AccessStore for SqlStore {
             )
             .await?;
         }
+        bump_policy_version(self.dialect, &mut tx, corp).await?;
         audit::append(self.dialect, &mut tx, record).await?;
         tx.commit().await.map_err(|e| self.map_err(e))
     }

@@ -347,6 +347,16 @@ impl Writer<'_> {
         Ok(done.rows_affected())
     }
 
+    /// The change rewrote visibility or field rule rows: cached policies
+    /// must reload.
+    async fn bump_policy_version(&mut self) -> StoreResult<()> {
+        crate::sessions::bump_policy_version(self.dialect, self.conn, &self.corp_id()?).await
+    }
+
+    fn corp_id(&self) -> StoreResult<CorpId> {
+        CorpId::parse(self.corp).map_err(|e| StoreError::Other(format!("corp id: {e}")))
+    }
+
     async fn insert_members(&mut self, members: &[&Member]) -> StoreResult<()> {
         for chunk in members.chunks(MEMBER_INSERT_CHUNK) {
             let sql = format!(
@@ -412,6 +422,12 @@ impl Writer<'_> {
         .await?;
         self.exec(
             "DELETE FROM tag_members WHERE corp_id = $1 AND userid = $2",
+            u(),
+        )
+        .await?;
+        // A deleted member's sessions end with them.
+        self.exec(
+            "DELETE FROM sessions WHERE corp_id = $1 AND userid = $2",
             u(),
         )
         .await?;
@@ -490,10 +506,12 @@ impl Writer<'_> {
             "UPDATE app_ranges SET target = $3 WHERE corp_id = $1 AND kind = 'user' AND target = $2",
             "UPDATE hidden_department_audience SET target = $3 WHERE corp_id = $1 AND kind = 'user' AND target = $2",
             "UPDATE field_rule_readers SET target = $3 WHERE corp_id = $1 AND kind = 'user' AND target = $2",
+            "UPDATE sessions SET userid = $3 WHERE corp_id = $1 AND userid = $2",
         ] {
             self.exec(sql, pair()).await?;
         }
         self.replace_leader(&old, Some(&new)).await?;
+        self.bump_policy_version().await?;
         self.delete_member_rows(&old, false).await?;
         // History naming the old userid stays attributable.
         self.record_former_member(before).await
@@ -618,6 +636,7 @@ impl Writer<'_> {
                     self.exec(sql, vec![Bind::Text(c.clone()), Bind::Int(id)])
                         .await?;
                 }
+                self.bump_policy_version().await?;
             }
             DirChange::CreateMember(m) => self.insert_members(&[m]).await?,
             DirChange::UpdateMember { before, after } => self.update_member(before, after).await?,

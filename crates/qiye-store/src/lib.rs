@@ -26,6 +26,7 @@ mod dialect;
 mod directory;
 mod jobs;
 mod rows;
+mod sessions;
 pub mod testing;
 
 use std::path::Path;

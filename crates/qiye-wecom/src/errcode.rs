@@ -149,6 +149,14 @@ errcodes! {
     InvalidDepartmentId = 60123, "invalid department id";
     /// The token's app may not act on another app.
     NoAppPermission = 301002, "no permission to access the app";
+    /// qiye `/api/v1`: unknown corp or login, or wrong password (one answer for all).
+    LoginFailed = 870001, "wrong login or password";
+    /// qiye `/api/v1`: the session's one-time password must be changed first.
+    PasswordChangeRequired = 870002, "password change required";
+    /// qiye `/api/v1`: the new password breaks a rule.
+    PasswordRejected = 870003, "new password not accepted";
+    /// qiye `/api/v1`: the member is disabled or has left.
+    MemberDisabled = 870004, "member disabled";
 }
 
 impl ErrCode {
@@ -175,6 +183,16 @@ impl ErrCode {
     pub fn doc(self) -> &'static str {
         match self {
             ErrCode::InvalidUserId => "a userid that is not 1-64 of `[A-Za-z0-9_-@.]`",
+            ErrCode::LoginFailed => {
+                "`POST /api/v1/session` with an unknown corp or login or a wrong password; a password change with a wrong current password"
+            }
+            ErrCode::PasswordChangeRequired => {
+                "a session signed in with a one-time password calling anything but `/api/v1/me` and `/api/v1/me/password`"
+            }
+            ErrCode::PasswordRejected => {
+                "a new password shorter than 10 or longer than 128 characters, or equal to the current one"
+            }
+            ErrCode::MemberDisabled => "signing in as a member who is disabled or has left",
             ErrCode::InvalidUserIdList => {
                 "`direct_leader` (or another list) names members that do not exist"
             }

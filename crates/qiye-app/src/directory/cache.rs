@@ -6,11 +6,14 @@
 //! this process and by optimistic concurrency on the version across
 //! processes: a commit validated against an older version is refused by the
 //! store, the directory is reloaded and the command is planned again.
+//!
+//! The member-facing policy (visibility and field rules) is cached beside
+//! the directory the same way, keyed by `corps.policy_version`.
 
 use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
-use qiye_domain::directory::Directory;
+use qiye_domain::directory::{Directory, Policy};
 use qiye_domain::ids::CorpId;
 use qiye_domain::ports::Store;
 
@@ -32,6 +35,8 @@ pub(crate) struct CorpDirectory {
     pub writer: tokio::sync::Mutex<()>,
     /// The directory; readers hold the read lock only while they look.
     pub state: RwLock<Loaded>,
+    /// The member-facing policy at its `policy_version`, once loaded.
+    pub policy: RwLock<Option<(i64, Arc<Policy>)>>,
 }
 
 impl CorpDirectory {
@@ -74,6 +79,29 @@ impl DirectoryCache {
             Self::reload(store, corp, entry).await?;
         }
         Ok(stored)
+    }
+
+    /// The corp's policy, reloaded only when `corps.policy_version` moved
+    /// (the same one-indexed-read check the directory uses). The version is
+    /// read before the rules, so a cached policy is never older than its
+    /// label.
+    pub(crate) async fn fresh_policy(
+        store: &dyn Store,
+        corp: &CorpId,
+        entry: &CorpDirectory,
+    ) -> AppResult<Arc<Policy>> {
+        let stored = store.policy_version(corp).await?;
+        if let Some((version, policy)) = &*entry.policy.read().unwrap_or_else(|e| e.into_inner()) {
+            if *version == stored {
+                return Ok(Arc::clone(policy));
+            }
+        }
+        let policy = Arc::new(store.load_policy(corp).await?);
+        let mut slot = entry.policy.write().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_none_or(|(v, _)| *v <= stored) {
+            *slot = Some((stored, Arc::clone(&policy)));
+        }
+        Ok(policy)
     }
 
     /// Loads the corp's directory from the database.

@@ -3,8 +3,10 @@
 //! committed with their audit records and callback events, then applied to
 //! the cache.
 
+pub mod admin;
 pub(crate) mod cache;
 pub mod import;
+pub mod member_view;
 
 use std::net::IpAddr;
 

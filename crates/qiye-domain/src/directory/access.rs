@@ -236,15 +236,7 @@ impl Policy {
         self.visibility
             .iter()
             .filter(|rule| dir.is_within(dept, rule.dept))
-            .all(|rule| {
-                rule.audience.covers_member(dir, viewer.member)
-                    || viewer
-                        .member
-                        .departments
-                        .iter()
-                        .any(|ms| dir.is_within(ms.dept, rule.dept))
-                    || viewer.admin_of.iter().any(|a| dir.is_within(rule.dept, *a))
-            })
+            .all(|rule| self.rule_admits(dir, viewer, rule))
     }
 
     /// Whether `viewer` may see `target`: through at least one department
@@ -275,6 +267,85 @@ impl Policy {
                 (rule.admins && viewer.administers(dir, target))
                     || rule.readers.covers_member(dir, viewer.member)
             })
+    }
+}
+
+/// What one viewer may see, worked out once per request from the policy:
+/// the roots of the hidden subtrees this viewer is outside of. Checking a
+/// department then costs one walk up the tree per blocked root, whatever
+/// the size of the corp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewerScope {
+    blocked: Vec<DeptId>,
+}
+
+impl ViewerScope {
+    /// Whether `dept` is visible: no blocked root is it or above it. Same
+    /// answer as [`Policy::can_see_dept`].
+    pub fn sees_dept(&self, dir: &Directory, dept: DeptId) -> bool {
+        !self.blocked.iter().any(|b| dir.is_within(dept, *b))
+    }
+
+    /// Whether `target` is visible (through one visible department, or it
+    /// is the viewer). Same answer as [`Policy::can_see_member`].
+    pub fn sees_member(&self, dir: &Directory, viewer: &Viewer<'_>, target: &Member) -> bool {
+        target.userid == viewer.member.userid
+            || target
+                .departments
+                .iter()
+                .any(|ms| self.sees_dept(dir, ms.dept))
+    }
+
+    /// Whether a subtree root is hidden from the viewer (then nothing under
+    /// it is visible, and a tree walk can skip it).
+    pub fn is_blocked_root(&self, dept: DeptId) -> bool {
+        self.blocked.contains(&dept)
+    }
+}
+
+impl Policy {
+    /// The rules that hide something from `viewer`, resolved once.
+    pub fn scope_for(&self, dir: &Directory, viewer: &Viewer<'_>) -> ViewerScope {
+        if viewer.is_super {
+            return ViewerScope {
+                blocked: Vec::new(),
+            };
+        }
+        let blocked = self
+            .visibility
+            .iter()
+            .filter(|rule| dir.dept(rule.dept).is_some())
+            .filter(|rule| !self.rule_admits(dir, viewer, rule))
+            .map(|rule| rule.dept)
+            .collect();
+        ViewerScope { blocked }
+    }
+
+    fn rule_admits(&self, dir: &Directory, viewer: &Viewer<'_>, rule: &VisibilityRule) -> bool {
+        rule.audience.covers_member(dir, viewer.member)
+            || viewer
+                .member
+                .departments
+                .iter()
+                .any(|ms| dir.is_within(ms.dept, rule.dept))
+            || viewer.admin_of.iter().any(|a| dir.is_within(rule.dept, *a))
+    }
+
+    /// The fields of `target` that `viewer` may not read.
+    pub fn unreadable_fields(
+        &self,
+        dir: &Directory,
+        viewer: &Viewer<'_>,
+        target: &Member,
+    ) -> Vec<ProtectedField> {
+        let mut out: Vec<ProtectedField> = Vec::new();
+        for rule in &self.fields {
+            if !out.contains(&rule.field) && !self.can_read_field(dir, viewer, target, &rule.field)
+            {
+                out.push(rule.field.clone());
+            }
+        }
+        out
     }
 }
 
@@ -434,6 +505,60 @@ mod tests {
             admin_of: &scope,
         };
         assert!(policy.can_read_field(&dir, &scoped, clerk, &f));
+    }
+
+    #[test]
+    fn viewer_scope_agrees_with_the_policy() {
+        let dir = corp();
+        let policy = Policy {
+            visibility: vec![
+                VisibilityRule {
+                    dept: d(3),
+                    audience: Range {
+                        depts: vec![d(2)],
+                        ..Default::default()
+                    },
+                },
+                VisibilityRule {
+                    dept: d(4),
+                    audience: Range {
+                        tags: vec![TagId(1)],
+                        ..Default::default()
+                    },
+                },
+            ],
+            fields: vec![FieldRule {
+                field: ProtectedField::Mobile,
+                admins: false,
+                readers: Range::default(),
+            }],
+        };
+        for u in ["ceo", "cfo", "clerk", "seller"] {
+            let v = viewer(&dir, u);
+            let scope = policy.scope_for(&dir, &v);
+            for dept in dir.all_depts() {
+                assert_eq!(
+                    scope.sees_dept(&dir, dept),
+                    policy.can_see_dept(&dir, &v, dept),
+                    "{u} / {dept}"
+                );
+            }
+            for m in dir.members() {
+                assert_eq!(
+                    scope.sees_member(&dir, &v, m),
+                    policy.can_see_member(&dir, &v, m)
+                );
+                let hidden = policy.unreadable_fields(&dir, &v, m);
+                assert_eq!(hidden.is_empty(), m.userid == v.member.userid, "{u}");
+            }
+        }
+        let seller = viewer(&dir, "seller");
+        let scope = policy.scope_for(&dir, &seller);
+        assert!(scope.is_blocked_root(d(3)));
+        assert!(
+            !scope.is_blocked_root(d(4)),
+            "the tag admits seller to Payroll"
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub mod error;
 pub mod model;
 pub mod state;
 
-pub use access::{FieldRule, Policy, ProtectedField, Range, Reach, Viewer, VisibilityRule};
+pub use access::{
+    FieldRule, Policy, ProtectedField, Range, Reach, Viewer, ViewerScope, VisibilityRule,
+};
 pub use change::DirChange;
 pub use error::DirError;
 pub use model::{

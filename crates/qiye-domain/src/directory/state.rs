@@ -260,6 +260,26 @@ impl Directory {
             .flat_map(|set| set.iter().filter_map(|(_, u)| self.members.get(u)))
     }
 
+    /// Direct members of a department in display order, starting after the
+    /// member at `after` = (their order in the department, userid); the
+    /// position stays valid if that member left meanwhile.
+    pub fn direct_members_after(
+        &self,
+        dept: DeptId,
+        after: Option<(u32, &UserId)>,
+    ) -> impl Iterator<Item = &Member> + '_ {
+        use std::ops::Bound;
+        let start = match after {
+            Some((order, userid)) => Bound::Excluded((Reverse(order), userid.clone())),
+            None => Bound::Unbounded,
+        };
+        self.dept_members
+            .get(&dept)
+            .into_iter()
+            .flat_map(move |set| set.range((start.clone(), Bound::Unbounded)))
+            .filter_map(|(_, u)| self.members.get(u))
+    }
+
     /// Whether a department has direct members.
     pub fn has_members(&self, dept: DeptId) -> bool {
         self.dept_members.get(&dept).is_some_and(|s| !s.is_empty())

@@ -23,6 +23,9 @@ use crate::cli::{DirectoryCommand, FileFormatArg, ImportModeArg, LanguageArg};
 
 pub(super) async fn run(command: DirectoryCommand, services: &Services) -> anyhow::Result<()> {
     match command {
+        command @ (DirectoryCommand::Hide { .. }
+        | DirectoryCommand::ProtectField { .. }
+        | DirectoryCommand::Rules { .. }) => super::rules::run(command, services).await,
         DirectoryCommand::Import {
             file,
             corpid,

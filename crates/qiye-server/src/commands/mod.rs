@@ -7,6 +7,8 @@ mod app;
 mod audit;
 mod corp;
 mod directory;
+mod member;
+mod rules;
 
 use std::sync::Arc;
 
@@ -36,6 +38,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Directory(command) => {
             directory::run(command, &*operator_services(&config).await?).await
         }
+        Command::Member(command) => member::run(command, &*operator_services(&config).await?).await,
         Command::Audit(command) => audit::run(command, &*operator_services(&config).await?).await,
     }
 }

@@ -328,3 +328,66 @@ impl CallbackReceiver {
         self.received.lock().await.clone()
     }
 }
+
+/// An `/api/v1` reply: its HTTP status, headers and JSON body (`Null` when
+/// empty). Error replies must carry an errcode from the table and a
+/// matching 4xx status; nothing answers 5xx.
+pub struct V1Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl V1Reply {
+    pub fn errcode(&self) -> i64 {
+        self.body["errcode"].as_i64().unwrap_or(0)
+    }
+}
+
+impl TestApp {
+    /// Calls `/api/v1` with an optional bearer token and JSON body.
+    pub async fn v1(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> V1Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.body(serde_json::to_vec(body).expect("json"));
+        }
+        v1_reply(request.send().await.expect("request")).await
+    }
+}
+
+/// Reads and checks an `/api/v1` reply.
+pub async fn v1_reply(response: reqwest::Response) -> V1Reply {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("JSON body")
+    };
+    assert!(status < 500, "HTTP {status}: {body}");
+    if status >= 400 {
+        let code = body["errcode"].as_i64().expect("integer errcode");
+        assert!(
+            ErrCode::from_code(code).is_some(),
+            "errcode {code} is not in the documented table: {body}"
+        );
+        assert!(body["errmsg"].is_string(), "{body}");
+    }
+    V1Reply {
+        status,
+        headers,
+        body,
+    }
+}

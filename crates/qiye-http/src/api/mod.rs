@@ -1,0 +1,133 @@
+//! The native API, `/api/v1`: member sign-in and sessions, the
+//! member-facing directory (filtered by visibility and field rules), and the
+//! admin API (scoped administrators confined to their subtrees). A folder
+//! per resource; wire shapes in [`wire`], described in the OpenAPI document
+//! served at `GET /api/v1/openapi.json`.
+//!
+//! Errors are `{"errcode": N, "errmsg": "..."}` with the `/cgi-bin` errcodes
+//! and a fitting HTTP status ([`error::status_of`]). Handlers parse, call one
+//! use case and convert; the rules live in `qiye-app` and `qiye-domain`.
+
+pub mod admin;
+pub mod directory;
+pub mod error;
+pub mod extract;
+pub mod me;
+pub mod session;
+pub mod wire;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use qiye_wecom::ErrCode;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::AppState;
+use error::V1Error;
+
+/// The OpenAPI document of `/api/v1`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "qiye native API", description = "Member sessions, the member-facing directory and the admin API. Errors: {\"errcode\", \"errmsg\"} with the HTTP status given per endpoint; see docs/API.md and docs/ERRCODES.md."),
+    paths(
+        session::create, session::delete, me::get, me::change_password,
+        directory::departments, directory::members, directory::profile, directory::search,
+        admin::departments::list, admin::departments::create, admin::departments::update, admin::departments::delete,
+        admin::members::list, admin::members::get, admin::members::create, admin::members::update,
+        admin::members::delete, admin::members::reset_password,
+        admin::rules::list, admin::rules::get_visibility, admin::rules::put_visibility, admin::rules::delete_visibility,
+        admin::rules::get_field, admin::rules::put_field, admin::rules::delete_field,
+    ),
+    modifiers(&SessionAuth),
+    security(("bearer" = []), ("cookie" = [])),
+)]
+pub struct ApiDoc;
+
+/// Declares the two ways to present a session.
+struct SessionAuth;
+
+impl utoipa::Modify for SessionAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(extract::SESSION_COOKIE))),
+        );
+    }
+}
+
+async fn openapi_json() -> Response {
+    match ApiDoc::openapi().to_json() {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(err) => {
+            tracing::error!(%err, "OpenAPI document does not serialise");
+            V1Error::new(ErrCode::SystemBusy, "").into_response()
+        }
+    }
+}
+
+/// Unknown paths under `/api/v1`.
+pub async fn not_found(req: Request) -> Response {
+    V1Error::new(ErrCode::ApiNotFound, req.uri().path().to_owned()).into_response()
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let detail = format!("{} not allowed on {}", req.method(), req.uri().path());
+    let mut response = V1Error::new(ErrCode::ApiNotFound, detail).into_response();
+    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+/// The `/api/v1` routes.
+pub fn routes() -> Router<AppState> {
+    use admin::{departments as depts, members, rules};
+    Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/session", post(session::create).delete(session::delete))
+        .route("/me", get(me::get))
+        .route("/me/password", post(me::change_password))
+        .route("/directory/departments", get(directory::departments))
+        .route(
+            "/directory/departments/{id}/members",
+            get(directory::members),
+        )
+        .route("/directory/members/{userid}", get(directory::profile))
+        .route("/directory/search", get(directory::search))
+        .route("/admin/departments", get(depts::list).post(depts::create))
+        .route(
+            "/admin/departments/{id}",
+            axum::routing::patch(depts::update).delete(depts::delete),
+        )
+        .route("/admin/members", get(members::list).post(members::create))
+        .route(
+            "/admin/members/{userid}",
+            get(members::get)
+                .patch(members::update)
+                .delete(members::delete),
+        )
+        .route(
+            "/admin/members/{userid}/reset-password",
+            post(members::reset_password),
+        )
+        .route("/admin/rules", get(rules::list))
+        .route(
+            "/admin/visibility-rules/{dept}",
+            get(rules::get_visibility)
+                .put(rules::put_visibility)
+                .delete(rules::delete_visibility),
+        )
+        .route(
+            "/admin/field-rules/{field}",
+            get(rules::get_field)
+                .put(rules::put_field)
+                .delete(rules::delete_field),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+}
