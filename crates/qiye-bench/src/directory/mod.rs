@@ -39,7 +39,9 @@ use crate::{LoadResult, bench_config, connect, drive, get_ok};
 enum Storage {
     Sqlite,
     /// Kept only to be dropped (which drops the database).
-    Postgres { _database: TestDatabase },
+    Postgres {
+        _database: TestDatabase,
+    },
 }
 
 /// A fresh, empty database for one benchmark run.
