@@ -3,9 +3,16 @@
 //! [`BenchServer::start`] runs the server in-process on a fresh SQLite file
 //! with one corp and one app; [`drive`] sends a fixed number of keep-alive
 //! HTTP/1.1 requests over a fixed number of connections and reports the
-//! throughput. Every loop is bounded by its request count.
+//! throughput and each request's latency. Every loop is bounded by its
+//! request count. [`directory`] holds the directory benchmarks (bulk import,
+//! `user/simplelist` over a large directory, memory), [`memory`] reads the
+//! process's resident memory.
+
+pub mod directory;
+pub mod memory;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -44,15 +51,8 @@ impl BenchServer {
     pub async fn start_with_cache(token_cache_ms: u64) -> anyhow::Result<Self> {
         let data = tempfile::tempdir()?;
         let config = Config {
-            data_dir: data.path().to_path_buf(),
-            rate_corp_per_minute: u32::MAX / 60,
-            rate_corp_per_hour: u32::MAX,
-            rate_app_per_minute: u32::MAX / 60,
-            rate_app_per_hour: u32::MAX,
-            rate_ip_per_minute: u32::MAX / 60,
-            rate_ip_per_hour: u32::MAX,
             token_cache_ms,
-            ..Config::default()
+            ..bench_config(data.path())
         };
         let store = qiye_server::open_store(&config).await?;
         let services = qiye_server::services(&config, store)?;
@@ -84,13 +84,33 @@ impl BenchServer {
     }
 }
 
+/// The benchmarks' server configuration: SQLite in `data_dir` (unless a
+/// `database_url` is set over it), defaults otherwise, except rate limits
+/// raised out of the way (the benchmarks measure the request path, not the
+/// limiter's refusals).
+pub fn bench_config(data_dir: &Path) -> Config {
+    Config {
+        data_dir: data_dir.to_path_buf(),
+        rate_corp_per_minute: u32::MAX / 60,
+        rate_corp_per_hour: u32::MAX,
+        rate_app_per_minute: u32::MAX / 60,
+        rate_app_per_hour: u32::MAX,
+        rate_ip_per_minute: u32::MAX / 60,
+        rate_ip_per_hour: u32::MAX,
+        ..Config::default()
+    }
+}
+
 /// The outcome of one load run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LoadResult {
     /// Requests completed.
     pub requests: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Each request's time from sending to its whole body received, sorted
+    /// ascending.
+    pub latencies: Vec<Duration>,
 }
 
 impl LoadResult {
@@ -98,33 +118,68 @@ impl LoadResult {
     pub fn throughput(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// The latency at `percent` (nearest rank: the smallest latency that at
+    /// least `percent`% of the requests did not exceed); zero for no requests.
+    pub fn percentile(&self, percent: f64) -> Duration {
+        let n = self.latencies.len();
+        if n == 0 {
+            return Duration::ZERO;
+        }
+        let rank = ((percent / 100.0) * n as f64).ceil() as usize;
+        self.latencies[rank.clamp(1, n) - 1]
+    }
 }
 
-async fn connection_loop(addr: SocketAddr, path: String, requests: u64) -> anyhow::Result<u64> {
+/// Sends one GET on an open connection and returns the whole body, refusing
+/// a non-2xx status or a WeCom error envelope (the benchmark must not
+/// measure an error path).
+pub async fn get_ok(
+    sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    path: &str,
+) -> anyhow::Result<Bytes> {
+    let request = Request::get(path)
+        .header("host", "127.0.0.1")
+        .body(Empty::<Bytes>::new())?;
+    let response = sender.send_request(request).await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "status {}",
+        response.status()
+    );
+    let body = response.into_body().collect().await?.to_bytes();
+    anyhow::ensure!(
+        !body.starts_with(b"{\"errcode\":") || body.starts_with(b"{\"errcode\":0"),
+        "error reply: {}",
+        String::from_utf8_lossy(&body[..body.len().min(200)])
+    );
+    Ok(body)
+}
+
+/// Opens a keep-alive HTTP/1.1 connection to `addr`.
+pub async fn connect(
+    addr: SocketAddr,
+) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Empty<Bytes>>> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let mut ok = 0;
+    Ok(sender)
+}
+
+async fn connection_loop(
+    addr: SocketAddr,
+    path: String,
+    requests: u64,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut sender = connect(addr).await?;
+    let mut latencies = Vec::with_capacity(usize::try_from(requests).unwrap_or(0));
     for _ in 0..requests {
-        let request = Request::get(path.as_str())
-            .header("host", "127.0.0.1")
-            .body(Empty::<Bytes>::new())?;
-        let response = sender.send_request(request).await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "status {}",
-            response.status()
-        );
-        let body = response.into_body().collect().await?.to_bytes();
-        // An errcode other than 0 would mean the benchmark measures an error path.
-        anyhow::ensure!(
-            !body.starts_with(b"{\"errcode\":") || body.starts_with(b"{\"errcode\":0"),
-            "error reply"
-        );
-        ok += 1;
+        let sent = Instant::now();
+        get_ok(&mut sender, &path).await?;
+        latencies.push(sent.elapsed());
     }
-    Ok(ok)
+    Ok(latencies)
 }
 
 /// Sends `total` GET requests for `path` over `connections` keep-alive
@@ -140,12 +195,15 @@ pub async fn drive(
     let tasks: Vec<_> = (0..connections)
         .map(|_| tokio::spawn(connection_loop(addr, path.to_owned(), per_connection)))
         .collect();
-    let mut requests = 0;
+    let mut latencies = Vec::new();
     for task in tasks {
-        requests += task.await.context("load task")??;
+        latencies.extend(task.await.context("load task")??);
     }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
     Ok(LoadResult {
-        requests,
-        elapsed: started.elapsed(),
+        requests: latencies.len() as u64,
+        elapsed,
+        latencies,
     })
 }

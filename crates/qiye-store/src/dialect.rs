@@ -48,6 +48,33 @@ impl Dialect {
         }
     }
 
+    /// The `VALUES` list of a multi-row insert: `rows` tuples of `columns`
+    /// parameters, bound in order. PostgreSQL numbers them (`($1, $2), ($3,
+    /// $4)`); SQLite gets anonymous `?`, because for a numbered `?N` sqlx
+    /// asks SQLite for each parameter's name, a linear search per
+    /// parameter: a 400-row insert of 4,400 parameters spent most of an
+    /// import's time there.
+    pub(crate) fn values_list(self, rows: usize, columns: usize) -> String {
+        let mut sql = String::with_capacity(rows * columns * 6);
+        for r in 0..rows {
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for c in 0..columns {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                match self {
+                    Dialect::Sqlite => sql.push('?'),
+                    Dialect::Postgres => {
+                        sql.push('$');
+                        sql.push_str(&(r * columns + c + 1).to_string());
+                    }
+                }
+            }
+            sql.push(')');
+        }
+        sql
+    }
+
     /// The statement that opens a write transaction.
     pub(crate) fn begin_write(self) -> &'static str {
         match self {
@@ -135,6 +162,17 @@ mod tests {
             Dialect::Sqlite.sql(q),
             "SELECT a FROM t WHERE x = ?1 AND y = ?2 OR x = ?1"
         );
+    }
+
+    #[test]
+    fn multi_row_values_follow_the_dialect() {
+        assert_eq!(
+            Dialect::Postgres.values_list(2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(Dialect::Sqlite.values_list(2, 3), "(?, ?, ?), (?, ?, ?)");
+        // Passing through `sql` leaves SQLite's anonymous parameters alone.
+        assert_eq!(Dialect::Sqlite.sql("(?, ?)"), "(?, ?)");
     }
 
     #[test]

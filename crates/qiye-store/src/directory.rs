@@ -304,24 +304,6 @@ const MEMBER_INSERT_CHUNK: usize = 400;
 /// Rows per multi-row membership insert (6 parameters each).
 const MEMBERSHIP_INSERT_CHUNK: usize = 800;
 
-fn placeholders(rows: usize, columns: usize) -> String {
-    let mut sql = String::with_capacity(rows * columns * 5);
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 0..columns {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", r * columns + c + 1));
-        }
-        sql.push(')');
-    }
-    sql
-}
-
 struct Writer<'a> {
     dialect: Dialect,
     conn: &'a mut AnyConnection,
@@ -362,7 +344,7 @@ impl Writer<'_> {
             let sql = format!(
                 "INSERT INTO members (corp_id, userid, name, status, created_at, mobile, email, \
                  biz_mail, main_department, profile, updated_at) VALUES {}",
-                placeholders(chunk.len(), 11)
+                self.dialect.values_list(chunk.len(), 11)
             );
             let mut binds = Vec::with_capacity(chunk.len() * 11);
             for m in chunk {
@@ -394,7 +376,7 @@ impl Writer<'_> {
         for chunk in rows.chunks(MEMBERSHIP_INSERT_CHUNK) {
             let sql = format!(
                 "INSERT INTO member_departments (corp_id, userid, dept_id, sort_order, is_leader, position) VALUES {}",
-                placeholders(chunk.len(), 6)
+                self.dialect.values_list(chunk.len(), 6)
             );
             let mut binds = Vec::with_capacity(chunk.len() * 6);
             for (m, i, ms) in chunk {

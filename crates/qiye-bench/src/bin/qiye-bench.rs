@@ -1,10 +1,29 @@
-//! `qiye-bench`: the authenticated-read vs bare-route throughput ratio.
+//! `qiye-bench`: benchmark runners that print their figures.
 //!
-//! Usage: `cargo run --release -p qiye-bench -- [CONNECTIONS] [REQUESTS] [ROUNDS] [TOKEN_CACHE_MS]`
-//! (defaults 32, 200000, 3, 1000; a cache of 0 makes every request read the database). Rounds alternate bare and authenticated runs and
-//! the best of each is reported.
+//! - `qiye-bench [CONNECTIONS] [REQUESTS] [ROUNDS] [TOKEN_CACHE_MS]`: the
+//!   authenticated-read vs bare-route throughput ratio (defaults 32, 200000,
+//!   3, 1000; a cache of 0 makes every request read the database). Rounds
+//!   alternate bare and authenticated runs and the best of each is reported.
+//! - `qiye-bench directory [--pg URL] [--members N] [--requests N]
+//!   [--connections N] [--seed N]`: the directory benchmarks of issue 3 on
+//!   SQLite, or with `--pg` on a fresh database of that PostgreSQL server
+//!   (dropped afterwards). Imports a generated member file (defaults 100000
+//!   members in 5000 teams), then measures `user/simplelist` over the whole
+//!   directory (defaults 200 requests over 4 connections) and the memory of
+//!   a server holding it, in a child process (`directory-serve`) so that
+//!   the memory figures are the server's alone.
 
-use qiye_bench::{BenchServer, drive};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context;
+use qiye_bench::directory::generate::{DirectoryShape, member_file};
+use qiye_bench::directory::{
+    BenchDatabase, SimplelistRun, create_bench_corp, import_member_file, measure_simplelist,
+    member_count,
+};
+use qiye_bench::{BenchServer, bench_config, drive};
+use qiye_domain::ids::CorpId;
 
 fn arg(n: usize, default: u64) -> anyhow::Result<u64> {
     std::env::args()
@@ -12,16 +31,183 @@ fn arg(n: usize, default: u64) -> anyhow::Result<u64> {
         .map_or(Ok(default), |s| s.parse().map_err(Into::into))
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
 fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("directory") => directory(&Flags::parse(&args[1..])?),
+        Some("directory-serve") => directory_serve(&Flags::parse(&args[1..])?),
+        _ => ratio(),
+    }
+}
+
+/// `--name value` flags of the directory commands.
+struct Flags(Vec<(String, String)>);
+
+impl Flags {
+    const KNOWN: [&'static str; 7] = [
+        "--pg",
+        "--members",
+        "--requests",
+        "--connections",
+        "--seed",
+        "--database-url",
+        "--corpid",
+    ];
+
+    fn parse(args: &[String]) -> anyhow::Result<Self> {
+        let mut pairs = Vec::new();
+        let mut rest = args.iter();
+        while let Some(name) = rest.next() {
+            anyhow::ensure!(
+                Self::KNOWN.contains(&name.as_str()),
+                "unknown flag {name}; known: {}",
+                Self::KNOWN.join(", ")
+            );
+            let value = rest
+                .next()
+                .with_context(|| format!("{name} needs a value"))?;
+            pairs.push((name.clone(), value.clone()));
+        }
+        Ok(Self(pairs))
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn number(&self, name: &str, default: u64) -> anyhow::Result<u64> {
+        self.text(name).map_or(Ok(default), |v| {
+            v.parse()
+                .with_context(|| format!("{name} must be a number, not '{v}'"))
+        })
+    }
+}
+
+/// Issue 3's directory targets: import, `user/simplelist`, memory.
+fn directory(flags: &Flags) -> anyhow::Result<()> {
+    let shape = DirectoryShape {
+        members: usize::try_from(flags.number("--members", 100_000)?)?,
+        ..DirectoryShape::ISSUE_3
+    };
+    let seed = flags.number("--seed", 3)?;
+    let requests = flags.number("--requests", 200)?;
+    let connections = flags.number("--connections", 4)?.max(1);
+    runtime()?.block_on(async {
+        let db = BenchDatabase::create(flags.text("--pg")).await?;
+        let backend = db.backend();
+        let work = tempfile::tempdir()?;
+        let file = work.path().join("members.csv");
+        let started = Instant::now();
+        std::fs::write(&file, member_file(&shape, seed)?)?;
+        println!(
+            "[{backend}] generated {}: {} members in {} teams ({} departments), {:.1} MiB, seed {seed}, in {:.2} s",
+            file.display(),
+            shape.members,
+            shape.leaf_teams(),
+            shape.departments(),
+            std::fs::metadata(&file)?.len() as f64 / (1024.0 * 1024.0),
+            started.elapsed().as_secs_f64()
+        );
+
+        let services = db.services().await?;
+        let corp = create_bench_corp(&services).await?;
+        let run = import_member_file(&services, &corp, &file).await?;
+        println!(
+            "[{backend}] import: {} rows, {} departments created, in {:.2} s (parse {:.2} s): {:.0} rows/s (target >= 20000)",
+            run.rows,
+            run.report.created_departments.len(),
+            run.elapsed.as_secs_f64(),
+            run.parse.as_secs_f64(),
+            run.rows_per_second()
+        );
+        let members = member_count(&services, &corp).await?;
+        drop(services);
+
+        // The server's figures come from a process that only served.
+        let status = Command::new(std::env::current_exe()?)
+            .args(["directory-serve", "--database-url", &db.url()])
+            .args(["--corpid", corp.as_str()])
+            .args(["--requests", &requests.to_string()])
+            .args(["--connections", &connections.to_string()])
+            .args(["--members", &members.to_string()])
+            .status()
+            .context("cannot start the serving process")?;
+        anyhow::ensure!(status.success(), "the serving process failed: {status}");
+        Ok(())
+    })
+}
+
+/// The serving half of `directory`, in a process of its own.
+fn directory_serve(flags: &Flags) -> anyhow::Result<()> {
+    let url = flags
+        .text("--database-url")
+        .context("--database-url is required")?;
+    let corp = CorpId::parse(flags.text("--corpid").context("--corpid is required")?)?;
+    let expected = usize::try_from(flags.number("--members", 100_000)?)?;
+    let requests = flags.number("--requests", 200)?;
+    let connections = flags.number("--connections", 4)?.max(1);
+    let backend = if url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let unused = tempfile::tempdir()?;
+    let config = qiye_server::Config {
+        database_url: url.to_owned(),
+        ..bench_config(unused.path())
+    };
+    let run = runtime()?.block_on(measure_simplelist(&config, &corp, connections, requests))?;
+    anyhow::ensure!(
+        run.members == expected,
+        "simplelist returned {} members, expected {expected}",
+        run.members
+    );
+    print_simplelist(backend, &run, connections);
+    Ok(())
+}
+
+fn print_simplelist(backend: &str, run: &SimplelistRun, connections: u64) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let load = &run.load;
+    println!(
+        "[{backend}] simplelist?department_id=1&fetch_child=1: {} members, reply {:.1} MiB; first request (loads the directory) {:.0} ms",
+        run.members,
+        run.reply_bytes as f64 / (1024.0 * 1024.0),
+        ms(run.first_request)
+    );
+    println!(
+        "[{backend}] {} requests over {connections} connections: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({:.1} req/s; target p99 < 50 ms)",
+        load.requests,
+        ms(load.percentile(50.0)),
+        ms(load.percentile(95.0)),
+        ms(load.percentile(99.0)),
+        ms(load.percentile(100.0)),
+        load.throughput()
+    );
+    println!(
+        "[{backend}] server memory: before loading the directory {}; holding it {}; after the requests {}",
+        run.before_load, run.after_load, run.after_requests
+    );
+}
+
+/// The authenticated-read vs bare-route ratio (issue 2).
+fn ratio() -> anyhow::Result<()> {
     let connections = arg(1, 32)?;
     let requests = arg(2, 200_000)?;
     let rounds = arg(3, 3)?;
     let cache_ms = arg(4, 1000)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let server = BenchServer::start_with_cache(cache_ms).await?;
         // Warm up both paths (connections, caches, allocator).
         drive(server.addr, server.bare_path, connections, requests / 10).await?;
