@@ -72,6 +72,8 @@ pub struct Services {
     app_cache: Option<moka::sync::Cache<(CorpId, AgentId), App>>,
     /// Each corp's directory in memory.
     directories: directory::cache::DirectoryCache,
+    /// Rendered whole-directory replies, per directory version.
+    rendered: directory::render_cache::RenderCache,
     /// The wire side of callbacks, when enabled.
     callback_wire: Option<Arc<dyn callbacks::CallbackWire>>,
     /// The wire side of export files, when enabled.
@@ -119,6 +121,7 @@ impl Services {
             token_cache,
             app_cache,
             directories: Default::default(),
+            rendered: Default::default(),
             callback_wire: None,
             export_wire: None,
             media_dir: config.media_dir,

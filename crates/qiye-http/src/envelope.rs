@@ -39,6 +39,31 @@ impl<T: Serialize> IntoResponse for Reply<T> {
     }
 }
 
+/// A success reply already rendered to JSON bytes (a cached listing).
+#[derive(Debug)]
+pub struct RenderedReply(pub bytes::Bytes);
+
+impl IntoResponse for RenderedReply {
+    fn into_response(self) -> Response {
+        let mut response = (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.0,
+        )
+            .into_response();
+        response.extensions_mut().insert(ErrCodeTag(0));
+        response
+    }
+}
+
+/// Renders a success envelope to bytes (for [`RenderedReply`]).
+pub fn render_ok<T: Serialize>(body: T) -> Vec<u8> {
+    // Plain data with string keys: serializing cannot fail.
+    serde_json::to_vec(&Envelope::ok(body)).unwrap_or_default()
+}
+
 /// Copies the matched route template into the response (inside the router,
 /// where it is known).
 pub async fn tag_route(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {

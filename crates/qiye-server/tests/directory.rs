@@ -23,6 +23,7 @@ on_both_backends!(
     renamed_and_deleted_members_stay_attributable,
     changes_by_another_process_are_seen,
     change_callbacks_arrive_encrypted_in_order,
+    listings_follow_every_change_and_every_caller,
 );
 
 async fn contact_token(app: &TestApp) -> (common::CorpCreds, String) {
@@ -748,4 +749,113 @@ async fn change_callbacks_arrive_encrypted_in_order(backend: Backend) {
         .unwrap();
     assert_eq!(log.len(), 4);
     assert!(log.iter().all(|i| i.delivered_at.is_some()));
+}
+
+/// Listings are served from rendered bytes: they must still follow every
+/// change (from this process or another) and never cross callers' reach.
+async fn listings_follow_every_change_and_every_caller(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (corp, t) = contact_token(&app).await;
+    post(
+        &app,
+        &t,
+        "department/create",
+        json!({"name": "A", "parentid": 1, "id": 2}),
+    )
+    .await;
+    post(
+        &app,
+        &t,
+        "department/create",
+        json!({"name": "B", "parentid": 1, "id": 3}),
+    )
+    .await;
+    post(
+        &app,
+        &t,
+        "user/create",
+        json!({"userid": "a1", "name": "A1", "department": [2]}),
+    )
+    .await;
+    let listed = |reply: serde_json::Value| -> Vec<String> {
+        let mut ids: Vec<String> = reply["userlist"]
+            .as_array()
+            .expect("userlist")
+            .iter()
+            .map(|u| u["userid"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let all = "department_id=1&fetch_child=1";
+    assert_eq!(
+        listed(get(&app, &t, "user/simplelist", all).await),
+        ["a1", "admin"]
+    );
+    // A write through the API shows at once.
+    post(
+        &app,
+        &t,
+        "user/create",
+        json!({"userid": "b1", "name": "B1", "department": [3]}),
+    )
+    .await;
+    assert_eq!(
+        listed(get(&app, &t, "user/simplelist", all).await),
+        ["a1", "admin", "b1"]
+    );
+    // So does one by another process (the store directly, as the CLI does).
+    let store = qiye_server::open_store(&app.config).await.unwrap();
+    let other =
+        qiye_server::services_with_clock(&app.config, store, Arc::new(app.clock.clone())).unwrap();
+    other
+        .create_member(
+            &DirCaller::operator(corp.corpid.clone(), Actor::System),
+            UserId::parse("c1").unwrap(),
+            MemberFields {
+                name: Some("C1".into()),
+                departments: Some(vec![DeptId::new(3).unwrap()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(get(&app, &t, "user/list", all).await),
+        ["a1", "admin", "b1", "c1"]
+    );
+    // An app sees its range only, though the corp-wide listing is cached.
+    let (agentid, secret) = app.app(&corp.corpid, "A only").await;
+    app.services
+        .set_app_range(
+            Actor::System,
+            &corp.corpid,
+            AgentId::new(agentid).unwrap(),
+            Some(Range {
+                depts: vec![DeptId::new(2).unwrap()],
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    let a = app.token(&corp.corpid, &secret).await;
+    assert_eq!(
+        listed(get(&app, &a, "user/simplelist", "department_id=2&fetch_child=1").await),
+        ["a1"]
+    );
+    assert_eq!(errcode(&get(&app, &a, "user/simplelist", all).await), 60011);
+    // Widening its range changes what it gets, without a directory change.
+    app.services
+        .set_app_range(
+            Actor::System,
+            &corp.corpid,
+            AgentId::new(agentid).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(get(&app, &a, "user/simplelist", all).await),
+        ["a1", "admin", "b1", "c1"]
+    );
 }

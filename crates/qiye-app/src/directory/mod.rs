@@ -7,6 +7,7 @@ pub mod admin;
 pub(crate) mod cache;
 pub mod import;
 pub mod member_view;
+pub(crate) mod render_cache;
 
 use std::net::IpAddr;
 
@@ -302,6 +303,34 @@ impl Services {
             dir: &state.dir,
             caller,
         }))
+    }
+
+    /// Like [`Services::dir_read`] for a read whose answer is a whole
+    /// rendered reply (e.g. every member of the corp): the bytes are kept
+    /// per (corp, directory version, caller's reach, `query`) and served
+    /// again while the directory stands at that version, so the cost of a
+    /// large listing is paid once per change, not once per request.
+    /// Concurrent first requests for one key render it once. A refusal
+    /// (`Err`) is never kept.
+    pub async fn dir_read_rendered<E: Clone + Send + Sync + 'static>(
+        &self,
+        caller: &DirCaller,
+        query: &str,
+        render: impl FnOnce(DirView<'_>) -> Result<Vec<u8>, E>,
+    ) -> AppResult<Result<bytes::Bytes, E>> {
+        let entry = self.directories.fresh(&*self.store, &caller.corp).await?;
+        let state = entry.state.read().unwrap_or_else(|e| e.into_inner());
+        let view = DirView {
+            dir: &state.dir,
+            caller,
+        };
+        let Some(version) = state.version else {
+            return Ok(render(view).map(bytes::Bytes::from));
+        };
+        let key = render_cache::RenderKey::new(&caller.corp, version, &caller.reach, query);
+        Ok(self
+            .rendered
+            .get_or_render(key, || render(view).map(bytes::Bytes::from)))
     }
 
     /// Plans changes with `plan` against the current directory, commits them

@@ -14,7 +14,7 @@ use super::state::Directory;
 use crate::ids::{DeptId, UserId};
 
 /// A set of departments (each with its subtree), members and tags.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Range {
     /// Departments, each covering its subtree.
     pub depts: Vec<DeptId>,
@@ -65,7 +65,7 @@ impl Range {
 }
 
 /// What a caller of the directory may read and change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Reach {
     /// The whole directory (contacts-sync secret, super admin, an app
     /// visible to the whole corp).

@@ -17,7 +17,7 @@ use qiye_wecom::wire::{Empty, Envelope};
 use super::{dept_id, dir_caller, query_int, user_id};
 use crate::AppState;
 use crate::cgi::audited;
-use crate::envelope::Reply;
+use crate::envelope::{RenderedReply, Reply, render_ok};
 use crate::error::ApiError;
 use crate::extract::{Caller, WecomBody, WecomQuery};
 
@@ -385,26 +385,49 @@ fn list_params(query: &DirQuery) -> Result<(DeptId, bool, i64), ApiError> {
     Ok((dept, fetch_child, status))
 }
 
+/// A member listing (`user/simplelist`, `user/list`): rendered once per
+/// directory version, caller's reach and parameters, then served from the
+/// rendered bytes (see `Services::dir_read_rendered`).
+async fn member_listing<T: serde::Serialize>(
+    state: &AppState,
+    caller: &Caller,
+    query: &DirQuery,
+    api: &'static str,
+    render: impl Fn(&CorpId, Vec<&Member>) -> T,
+) -> Result<RenderedReply, ApiError> {
+    let (context, dir) = dir_caller(state, caller, api).await?;
+    let (dept, fetch_child, status) = list_params(query)?;
+    let corp = context.corp_id().clone();
+    let key = format!("{api}?{}&{fetch_child}&{status}", dept.get());
+    let bytes = state
+        .services
+        .dir_read_rendered(&dir, &key, |view| {
+            view.members_of(dept, fetch_child, status)
+                .map(|members| render_ok(render(&corp, members)))
+        })
+        .await??;
+    Ok(RenderedReply(bytes))
+}
+
 /// `GET user/simplelist?department_id=&fetch_child=`.
 pub async fn simplelist(
     State(state): State<AppState>,
     caller: Caller,
     WecomQuery(query): WecomQuery<DirQuery>,
-) -> Result<Reply<SimpleUserList>, ApiError> {
-    let (context, dir) = dir_caller(&state, &caller, "user/simplelist").await?;
-    let (dept, fetch_child, status) = list_params(&query)?;
-    let corp = context.corp_id().clone();
-    let userlist = state
-        .services
-        .dir_read(&dir, |view| {
-            view.members_of(dept, fetch_child, status).map(|ms| {
-                ms.into_iter()
-                    .map(|m| simple_user_out(&corp, m))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .await??;
-    Ok(Reply(Envelope::ok(SimpleUserList { userlist })))
+) -> Result<RenderedReply, ApiError> {
+    member_listing(
+        &state,
+        &caller,
+        &query,
+        "user/simplelist",
+        |corp, members| SimpleUserList {
+            userlist: members
+                .into_iter()
+                .map(|m| simple_user_out(corp, m))
+                .collect(),
+        },
+    )
+    .await
 }
 
 /// `GET user/list?department_id=&fetch_child=`.
@@ -412,21 +435,13 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     WecomQuery(query): WecomQuery<DirQuery>,
-) -> Result<Reply<UserList>, ApiError> {
-    let (context, dir) = dir_caller(&state, &caller, "user/list").await?;
-    let (dept, fetch_child, status) = list_params(&query)?;
-    let corp = context.corp_id().clone();
-    let userlist = state
-        .services
-        .dir_read(&dir, |view| {
-            view.members_of(dept, fetch_child, status).map(|ms| {
-                ms.into_iter()
-                    .map(|m| user_out(&corp, m))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .await??;
-    Ok(Reply(Envelope::ok(UserList { userlist })))
+) -> Result<RenderedReply, ApiError> {
+    member_listing(&state, &caller, &query, "user/list", |corp, members| {
+        UserList {
+            userlist: members.into_iter().map(|m| user_out(corp, m)).collect(),
+        }
+    })
+    .await
 }
 
 /// `POST user/list_id`: pages of `(userid, department)` by userid; the
