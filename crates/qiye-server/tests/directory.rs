@@ -843,7 +843,13 @@ async fn listings_follow_every_change_and_every_caller(backend: Backend) {
         listed(get(&app, &a, "user/simplelist", "department_id=2&fetch_child=1").await),
         ["a1"]
     );
-    assert_eq!(errcode(&get(&app, &a, "user/simplelist", all).await), 60011);
+    // The whole tree from the root: only what the range reaches, never the
+    // cached corp-wide listing.
+    assert_eq!(listed(get(&app, &a, "user/simplelist", all).await), ["a1"]);
+    assert_eq!(
+        errcode(&get(&app, &a, "user/simplelist", "department_id=3").await),
+        60011
+    );
     // Widening its range changes what it gets, without a directory change.
     app.services
         .set_app_range(
