@@ -138,9 +138,20 @@ pub async fn get_ok(
     sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
     path: &str,
 ) -> anyhow::Result<Bytes> {
-    let request = Request::get(path)
-        .header("host", "127.0.0.1")
-        .body(Empty::<Bytes>::new())?;
+    get_ok_as(sender, path, None).await
+}
+
+/// [`get_ok`] with an `Authorization: Bearer` token (the native API).
+pub async fn get_ok_as(
+    sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    path: &str,
+    bearer: Option<&str>,
+) -> anyhow::Result<Bytes> {
+    let mut request = Request::get(path).header("host", "127.0.0.1");
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request.body(Empty::<Bytes>::new())?;
     let response = sender.send_request(request).await?;
     anyhow::ensure!(
         response.status().is_success(),
@@ -170,13 +181,14 @@ pub async fn connect(
 async fn connection_loop(
     addr: SocketAddr,
     path: String,
+    bearer: Option<String>,
     requests: u64,
 ) -> anyhow::Result<Vec<Duration>> {
     let mut sender = connect(addr).await?;
     let mut latencies = Vec::with_capacity(usize::try_from(requests).unwrap_or(0));
     for _ in 0..requests {
         let sent = Instant::now();
-        get_ok(&mut sender, &path).await?;
+        get_ok_as(&mut sender, &path, bearer.as_deref()).await?;
         latencies.push(sent.elapsed());
     }
     Ok(latencies)
@@ -190,10 +202,28 @@ pub async fn drive(
     connections: u64,
     total: u64,
 ) -> anyhow::Result<LoadResult> {
+    drive_as(addr, path, None, connections, total).await
+}
+
+/// [`drive`] with an `Authorization: Bearer` token on every request.
+pub async fn drive_as(
+    addr: SocketAddr,
+    path: &str,
+    bearer: Option<&str>,
+    connections: u64,
+    total: u64,
+) -> anyhow::Result<LoadResult> {
     let per_connection = total / connections;
     let started = Instant::now();
     let tasks: Vec<_> = (0..connections)
-        .map(|_| tokio::spawn(connection_loop(addr, path.to_owned(), per_connection)))
+        .map(|_| {
+            tokio::spawn(connection_loop(
+                addr,
+                path.to_owned(),
+                bearer.map(str::to_owned),
+                per_connection,
+            ))
+        })
         .collect();
     let mut latencies = Vec::new();
     for task in tasks {

@@ -39,6 +39,14 @@ async fn import_then_list(pg: Option<&str>) {
     assert_eq!(listed.load.requests, 4);
     assert_eq!(listed.load.latencies.len(), 4);
     assert!(listed.after_load.rss_kib > 0);
+    let page = &listed.member_page;
+    assert!(page.hidden_departments > 0 && page.hidden_members > 0);
+    assert!(page.page_members > 0);
+    assert!(
+        page.page_members <= members - page.hidden_members,
+        "the viewer sees no hidden member"
+    );
+    assert_eq!(page.load.requests, 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

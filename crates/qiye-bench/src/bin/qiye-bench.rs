@@ -199,6 +199,19 @@ fn print_simplelist(backend: &str, run: &SimplelistRun, connections: u64) {
         "[{backend}] server memory: before loading the directory {}; holding it {}; after the requests {}",
         run.before_load, run.after_load, run.after_requests
     );
+    let page = &run.member_page;
+    println!(
+        "[{backend}] member page {}: {} departments hidden ({} members), mobile protected; {} members on the page; {} requests: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 < 50 ms)",
+        qiye_bench::directory::MEMBER_PAGE_PATH,
+        page.hidden_departments,
+        page.hidden_members,
+        page.page_members,
+        page.load.requests,
+        ms(page.load.percentile(50.0)),
+        ms(page.load.percentile(95.0)),
+        ms(page.load.percentile(99.0)),
+        ms(page.load.percentile(100.0)),
+    );
 }
 
 /// The authenticated-read vs bare-route ratio (issue 2).

@@ -33,7 +33,7 @@ use qiye_server::serve::LocalServer;
 use qiye_store::testing::TestDatabase;
 
 use crate::memory::ProcessMemory;
-use crate::{LoadResult, bench_config, connect, drive, get_ok};
+use crate::{LoadResult, bench_config, connect, drive, drive_as, get_ok, get_ok_as};
 
 /// Where a run keeps its data; dropped (deleted) with the value.
 enum Storage {
@@ -183,6 +183,144 @@ pub struct SimplelistRun {
     pub reply_bytes: usize,
     /// The measured requests.
     pub load: LoadResult,
+    /// The visibility-filtered member-facing page.
+    pub member_page: MemberPageRun,
+}
+
+/// What the member-facing page measurement found.
+#[derive(Debug, Clone)]
+pub struct MemberPageRun {
+    /// Departments hidden by visibility rules (each with its subtree).
+    pub hidden_departments: usize,
+    /// Members in those subtrees, invisible to the viewer.
+    pub hidden_members: usize,
+    /// Members on the first page the viewer got.
+    pub page_members: usize,
+    /// The measured requests.
+    pub load: LoadResult,
+}
+
+/// The member page request: the first 100 members of the whole visible
+/// tree.
+pub const MEMBER_PAGE_PATH: &str =
+    "/api/v1/directory/departments/1/members?fetch_child=1&limit=100";
+
+/// Hides ten region departments (at most half of them) (each visible only to its own members),
+/// protects `mobile` (readable only in the first of them), and signs in a
+/// member outside all ten; returns their session token and the numbers
+/// hidden.
+async fn member_page_setup(
+    services: &Services,
+    corp: &CorpId,
+) -> anyhow::Result<(String, usize, usize)> {
+    use qiye_app::directory::admin::RuleEditor;
+    use qiye_domain::directory::{ProtectedField, Range};
+    use qiye_domain::ids::DeptId;
+
+    let operator = DirCaller::operator(corp.clone(), Actor::System);
+    let (hidden, hidden_members, viewer) = services
+        .dir_read(&operator, |view| {
+            let dir = view.dir;
+            let grandparent = |d: DeptId| {
+                dir.dept(d)
+                    .and_then(|x| x.parent)
+                    .and_then(|p| dir.dept(p))
+                    .and_then(|p| p.parent)
+            };
+            let mut hidden: Vec<DeptId> = dir
+                .all_depts()
+                .into_iter()
+                .filter(|d| grandparent(*d) == Some(DeptId::ROOT))
+                .collect();
+            // Ten regions (of 100 in the shape), at most half.
+            hidden.truncate(10.min(hidden.len() / 2).max(1));
+            let inside = |m: &qiye_domain::directory::Member| {
+                m.departments
+                    .iter()
+                    .any(|ms| hidden.iter().any(|h| dir.is_within(ms.dept, *h)))
+            };
+            let hidden_members = dir.members().filter(|m| inside(m)).count();
+            let viewer = dir
+                .members()
+                .find(|m| !inside(m) && m.userid.as_str() != "admin")
+                .map(|m| m.userid.clone());
+            (hidden, hidden_members, viewer)
+        })
+        .await?;
+    let viewer = viewer.context("no member outside the hidden departments")?;
+    let editor = RuleEditor::operator(corp.clone(), Actor::System);
+    for dept in &hidden {
+        let audience = Range {
+            depts: vec![*dept],
+            ..Range::default()
+        };
+        services
+            .set_visibility_rule(&editor, *dept, Some(audience))
+            .await?;
+    }
+    let readers = Range {
+        depts: hidden[..1].to_vec(),
+        ..Range::default()
+    };
+    services
+        .set_field_rule(&editor, &ProtectedField::Mobile, Some((false, readers)))
+        .await?;
+    let one_time = services.reset_password(&operator, &viewer).await?;
+    let sign_in = |password: String| {
+        let corp = corp.as_str().to_owned();
+        let login = viewer.as_str().to_owned();
+        async move {
+            services
+                .sign_in(qiye_app::session::SignIn {
+                    corpid: &corp,
+                    login: &login,
+                    password: &password,
+                    ip: None,
+                    user_agent: Some("qiye-bench"),
+                })
+                .await
+        }
+    };
+    let first = sign_in(one_time.expose().to_owned()).await?;
+    let session = services
+        .authenticate_session(Some(first.token.expose()), None)
+        .await?;
+    let password = "bench-password-0123";
+    services
+        .change_password(&session, one_time.expose(), password)
+        .await?;
+    let signed_in = sign_in(password.to_owned()).await?;
+    Ok((
+        signed_in.token.expose().to_owned(),
+        hidden.len(),
+        hidden_members,
+    ))
+}
+
+/// Measures the member page as a member outside the hidden departments.
+async fn measure_member_page(
+    services: &Services,
+    addr: std::net::SocketAddr,
+    corp: &CorpId,
+    connections: u64,
+    requests: u64,
+) -> anyhow::Result<MemberPageRun> {
+    let (token, hidden_departments, hidden_members) = member_page_setup(services, corp).await?;
+    let mut sender = connect(addr).await?;
+    let body = get_ok_as(&mut sender, MEMBER_PAGE_PATH, Some(&token)).await?;
+    let page: serde_json::Value = serde_json::from_slice(&body)?;
+    let page_members = page["members"]
+        .as_array()
+        .context("the page has no members")?
+        .len();
+    drop(sender);
+    let load = drive_as(addr, MEMBER_PAGE_PATH, Some(&token), connections, requests).await?;
+    Ok(MemberPageRun {
+        hidden_departments,
+        hidden_members,
+        page_members,
+        load,
+    })
 }
 
 /// The path of the benchmarked request.
@@ -214,7 +352,7 @@ pub async fn measure_simplelist(
             "127.0.0.1".parse()?,
         )
         .await?;
-    let server = LocalServer::spawn(services).await?;
+    let server = LocalServer::spawn(std::sync::Arc::clone(&services)).await?;
     let path = simplelist_path(token.token.as_str());
     let before_load = ProcessMemory::read()?;
     let mut sender = connect(server.addr).await?;
@@ -231,6 +369,8 @@ pub async fn measure_simplelist(
     drop((sender, body, reply));
     let load = drive(server.addr, &path, connections, requests).await?;
     let after_requests = ProcessMemory::read()?;
+    let member_page =
+        measure_member_page(&services, server.addr, corp, connections, requests).await?;
     Ok(SimplelistRun {
         before_load,
         after_load,
@@ -239,5 +379,6 @@ pub async fn measure_simplelist(
         members,
         reply_bytes,
         load,
+        member_page,
     })
 }
