@@ -133,7 +133,9 @@ impl LoadResult {
 
 /// Sends one GET on an open connection and returns the whole body, refusing
 /// a non-2xx status or a WeCom error envelope (the benchmark must not
-/// measure an error path).
+/// measure an error path). Like the usual HTTP clients (Python's
+/// `requests`, which wechatpy uses), it accepts gzip; a gzipped body is
+/// returned as received (see [`decoded`]).
 pub async fn get_ok(
     sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
     path: &str,
@@ -147,7 +149,9 @@ pub async fn get_ok_as(
     path: &str,
     bearer: Option<&str>,
 ) -> anyhow::Result<Bytes> {
-    let mut request = Request::get(path).header("host", "127.0.0.1");
+    let mut request = Request::get(path)
+        .header("host", "127.0.0.1")
+        .header("accept-encoding", "gzip, deflate");
     if let Some(token) = bearer {
         request = request.header("authorization", format!("Bearer {token}"));
     }
@@ -158,13 +162,30 @@ pub async fn get_ok_as(
         "status {}",
         response.status()
     );
+    let gzipped = response
+        .headers()
+        .get("content-encoding")
+        .is_some_and(|v| v == "gzip");
     let body = response.into_body().collect().await?.to_bytes();
+    // Only whole listings are gzipped, and only successful ones.
     anyhow::ensure!(
-        !body.starts_with(b"{\"errcode\":") || body.starts_with(b"{\"errcode\":0"),
+        gzipped || !body.starts_with(b"{\"errcode\":") || body.starts_with(b"{\"errcode\":0"),
         "error reply: {}",
         String::from_utf8_lossy(&body[..body.len().min(200)])
     );
     Ok(body)
+}
+
+/// A body as a client reads it: gunzipped if it was gzipped.
+pub fn decoded(body: &[u8]) -> anyhow::Result<Vec<u8>> {
+    if body.starts_with(&[0x1f, 0x8b]) {
+        use std::io::Read as _;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(body).read_to_end(&mut out)?;
+        Ok(out)
+    } else {
+        Ok(body.to_vec())
+    }
 }
 
 /// Opens a keep-alive HTTP/1.1 connection to `addr`.

@@ -39,9 +39,15 @@ impl<T: Serialize> IntoResponse for Reply<T> {
     }
 }
 
-/// A success reply already rendered to JSON bytes (a cached listing).
+/// A success reply already rendered to JSON bytes (a cached listing),
+/// gzip-compressed when the client said it accepts gzip.
 #[derive(Debug)]
-pub struct RenderedReply(pub bytes::Bytes);
+pub struct RenderedReply {
+    /// The bytes.
+    pub body: bytes::Bytes,
+    /// Whether `body` is gzip-compressed.
+    pub gzip: bool,
+}
 
 impl IntoResponse for RenderedReply {
     fn into_response(self) -> Response {
@@ -50,18 +56,59 @@ impl IntoResponse for RenderedReply {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             )],
-            self.0,
+            self.body,
         )
             .into_response();
+        if self.gzip {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         response.extensions_mut().insert(ErrCodeTag(0));
         response
     }
 }
 
-/// Renders a success envelope to bytes (for [`RenderedReply`]).
-pub fn render_ok<T: Serialize>(body: T) -> Vec<u8> {
+/// Whether a request's `Accept-Encoding` admits gzip (with a non-zero
+/// quality).
+pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+/// Renders a success envelope to bytes (for [`RenderedReply`]), gzipped
+/// when asked (the fast level: a listing is compressed once per directory
+/// version and then served many times).
+pub fn render_ok<T: Serialize>(body: T, gzip: bool) -> Vec<u8> {
     // Plain data with string keys: serializing cannot fail.
-    serde_json::to_vec(&Envelope::ok(body)).unwrap_or_default()
+    let json = serde_json::to_vec(&Envelope::ok(body)).unwrap_or_default();
+    if !gzip {
+        return json;
+    }
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 4),
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(&json);
+    encoder.finish().unwrap_or_default()
 }
 
 /// Copies the matched route template into the response (inside the router,
@@ -130,4 +177,38 @@ pub async fn envelope(State(metrics): State<Arc<Metrics>>, req: Request, next: N
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_used_only_when_accepted() {
+        let with = |value: &str| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, value.parse().unwrap());
+            accepts_gzip(&headers)
+        };
+        assert!(with("gzip, deflate"));
+        assert!(with("br;q=1.0, GZIP;q=0.5"));
+        assert!(with("*"));
+        assert!(!with("deflate, br"));
+        assert!(!with("gzip;q=0"));
+        assert!(!accepts_gzip(&axum::http::HeaderMap::new()));
+    }
+
+    #[test]
+    fn gzipped_renderings_decompress_to_the_plain_one() {
+        use std::io::Read as _;
+        let body = serde_json::json!({"userlist": [{"userid": "张三"}]});
+        let plain = render_ok(&body, false);
+        let packed = render_ok(&body, true);
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_end(&mut unpacked)
+            .unwrap();
+        assert_eq!(unpacked, plain);
+        assert!(plain.starts_with(b"{\"errcode\":0,\"errmsg\":\"ok\""));
+    }
 }

@@ -792,6 +792,28 @@ async fn listings_follow_every_change_and_every_caller(backend: Backend) {
         listed(get(&app, &t, "user/simplelist", all).await),
         ["a1", "admin"]
     );
+    // A client that accepts gzip gets the same listing, compressed.
+    let response = app
+        .client
+        .get(format!(
+            "{}/cgi-bin/user/simplelist?access_token={t}&{all}",
+            app.base
+        ))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let packed = response.bytes().await.unwrap();
+    let mut unpacked = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&packed[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    let unpacked: serde_json::Value = serde_json::from_str(&unpacked).unwrap();
+    assert_eq!(unpacked["errcode"], 0);
+    assert_eq!(listed(unpacked), ["a1", "admin"]);
     // A write through the API shows at once.
     post(
         &app,

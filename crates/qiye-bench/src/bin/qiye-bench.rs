@@ -181,9 +181,10 @@ fn print_simplelist(backend: &str, run: &SimplelistRun, connections: u64) {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     let load = &run.load;
     println!(
-        "[{backend}] simplelist?department_id=1&fetch_child=1: {} members, reply {:.1} MiB; first request (loads the directory) {:.0} ms",
+        "[{backend}] simplelist?department_id=1&fetch_child=1: {} members, reply {:.1} MiB ({:.1} MiB gzipped on the wire); first request (loads the directory) {:.0} ms",
         run.members,
         run.reply_bytes as f64 / (1024.0 * 1024.0),
+        run.wire_bytes as f64 / (1024.0 * 1024.0),
         ms(run.first_request)
     );
     println!(

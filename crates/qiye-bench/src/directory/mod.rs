@@ -179,8 +179,10 @@ pub struct SimplelistRun {
     pub first_request: Duration,
     /// Members in the reply.
     pub members: usize,
-    /// Size of one reply.
+    /// Size of one reply (decompressed).
     pub reply_bytes: usize,
+    /// Size of one reply on the wire (gzip).
+    pub wire_bytes: usize,
     /// The measured requests.
     pub load: LoadResult,
     /// The visibility-filtered member-facing page.
@@ -360,12 +362,13 @@ pub async fn measure_simplelist(
     let body = get_ok(&mut sender, &path).await?;
     let first_request = started.elapsed();
     let after_load = ProcessMemory::read()?;
-    let reply: serde_json::Value = serde_json::from_slice(&body)?;
+    let reply: serde_json::Value = serde_json::from_slice(&crate::decoded(&body)?)?;
     let members = reply["userlist"]
         .as_array()
         .context("the reply has no userlist")?
         .len();
-    let reply_bytes = body.len();
+    let wire_bytes = body.len();
+    let reply_bytes = crate::decoded(&body)?.len();
     drop((sender, body, reply));
     let load = drive(server.addr, &path, connections, requests).await?;
     let after_requests = ProcessMemory::read()?;
@@ -378,6 +381,7 @@ pub async fn measure_simplelist(
         first_request,
         members,
         reply_bytes,
+        wire_bytes,
         load,
         member_page,
     })

@@ -17,9 +17,10 @@ use qiye_wecom::wire::{Empty, Envelope};
 use super::{dept_id, dir_caller, query_int, user_id};
 use crate::AppState;
 use crate::cgi::audited;
-use crate::envelope::{RenderedReply, Reply, render_ok};
+use crate::envelope::{RenderedReply, Reply, accepts_gzip, render_ok};
 use crate::error::ApiError;
 use crate::extract::{Caller, WecomBody, WecomQuery};
+use axum::http::HeaderMap;
 
 fn invalid(detail: impl Into<String>) -> ApiError {
     ApiError::with_detail(ErrCode::InvalidRequestParameter, detail)
@@ -391,34 +392,37 @@ fn list_params(query: &DirQuery) -> Result<(DeptId, bool, i64), ApiError> {
 async fn member_listing<T: serde::Serialize>(
     state: &AppState,
     caller: &Caller,
-    query: &DirQuery,
+    request: (&DirQuery, &HeaderMap),
     api: &'static str,
     render: impl Fn(&CorpId, Vec<&Member>) -> T,
 ) -> Result<RenderedReply, ApiError> {
+    let (query, headers) = request;
     let (context, dir) = dir_caller(state, caller, api).await?;
     let (dept, fetch_child, status) = list_params(query)?;
     let corp = context.corp_id().clone();
-    let key = format!("{api}?{}&{fetch_child}&{status}", dept.get());
-    let bytes = state
+    let gzip = accepts_gzip(headers);
+    let key = format!("{api}?{}&{fetch_child}&{status}&{gzip}", dept.get());
+    let body = state
         .services
         .dir_read_rendered(&dir, &key, |view| {
             view.members_of(dept, fetch_child, status)
-                .map(|members| render_ok(render(&corp, members)))
+                .map(|members| render_ok(render(&corp, members), gzip))
         })
         .await??;
-    Ok(RenderedReply(bytes))
+    Ok(RenderedReply { body, gzip })
 }
 
 /// `GET user/simplelist?department_id=&fetch_child=`.
 pub async fn simplelist(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     WecomQuery(query): WecomQuery<DirQuery>,
 ) -> Result<RenderedReply, ApiError> {
     member_listing(
         &state,
         &caller,
-        &query,
+        (&query, &headers),
         "user/simplelist",
         |corp, members| SimpleUserList {
             userlist: members
@@ -434,13 +438,18 @@ pub async fn simplelist(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     WecomQuery(query): WecomQuery<DirQuery>,
 ) -> Result<RenderedReply, ApiError> {
-    member_listing(&state, &caller, &query, "user/list", |corp, members| {
-        UserList {
+    member_listing(
+        &state,
+        &caller,
+        (&query, &headers),
+        "user/list",
+        |corp, members| UserList {
             userlist: members.into_iter().map(|m| user_out(corp, m)).collect(),
-        }
-    })
+        },
+    )
     .await
 }
 
