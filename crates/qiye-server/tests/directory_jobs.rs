@@ -427,10 +427,7 @@ async fn import_gives_new_members_their_leaders_in_one_event(backend: Backend) {
     assert_eq!(queued.len(), 7, "{queued:?}");
     let events = receiver.wait_for(&app, 7).await;
     assert_eq!(events.len(), 7, "{events:?}");
-    let kinds: Vec<&str> = events
-        .iter()
-        .map(|e| xml_field(e, "ChangeType"))
-        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| xml_field(e, "ChangeType")).collect();
     assert_eq!(
         kinds.iter().filter(|k| **k == "create_party").count(),
         3,

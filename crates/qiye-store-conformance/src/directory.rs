@@ -829,7 +829,12 @@ pub async fn interleaved_creations_round_trip(store: Arc<dyn Store>) {
     let mut changes = vec![DirChange::CreateDept(dept(2, 1, "Division", 0))];
     for team in 0..TEAMS {
         let id = 3 + team;
-        changes.push(DirChange::CreateDept(dept(id, 2, &format!("Team {team}"), 0)));
+        changes.push(DirChange::CreateDept(dept(
+            id,
+            2,
+            &format!("Team {team}"),
+            0,
+        )));
         let mut first = member(&format!("m{team:04}"), "成员", &[(id, 0, true)]);
         // Each team's first member reports to the next team's, created later.
         if team + 1 < TEAMS {
