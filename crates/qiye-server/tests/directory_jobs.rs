@@ -22,6 +22,7 @@ on_both_backends!(
     uploads_are_limited_typed_and_per_corp,
     sync_import_reports_every_row_and_tells_the_callback,
     replace_import_honours_delete_protection,
+    import_gives_new_members_their_leaders_in_one_event,
     app_jobs_stay_inside_the_app_range,
     exports_decrypt_to_the_directory,
     a_job_whose_runner_died_is_finished_by_another_node,
@@ -359,6 +360,89 @@ async fn replace_import_honours_delete_protection(backend: Backend) {
         .map(|d| d["id"].as_i64().unwrap())
         .collect();
     assert!(ids.contains(&30), "{list}");
+}
+
+/// Leaders named in the file are part of a new member's creation: a leader
+/// created further down the file counts, an unknown leader fails the row
+/// with 40031 (as `user/create` does) while the rest import, and each new
+/// member is one `create_user` event that already names their leaders.
+async fn import_gives_new_members_their_leaders_in_one_event(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (corp, t) = corp_token(&app, "Acme").await;
+    let (_, other) = corp_token(&app, "Other").await;
+    let (agentid, _) = app.app(&corp.corpid, "HR").await;
+    let receiver = CallbackReceiver::spawn(&corp.corpid).await;
+    app.services
+        .set_callback(
+            qiye_domain::audit::Actor::System,
+            &corp.corpid,
+            AgentId::new(agentid).unwrap(),
+            Some(receiver.config()),
+        )
+        .await
+        .unwrap();
+    let csv = "姓名,帐号,部门,直属上级\n\
+               甲,early,Ops/East,late\n\
+               乙,late,Ops/East,\n\
+               丙,orphan,Ops,ghost\n\
+               丁,both,Ops/West,early;late\n";
+    let result = sync_and_wait(&app, &t, csv).await;
+    let rows = result["result"].as_array().unwrap();
+    let code_of = |userid: &str| {
+        rows.iter()
+            .find(|r| r["userid"] == userid)
+            .unwrap_or_else(|| panic!("no row for {userid}: {rows:?}"))["errcode"]
+            .clone()
+    };
+    assert_eq!(code_of("early"), 0, "{rows:?}");
+    assert_eq!(code_of("both"), 0, "{rows:?}");
+    assert_eq!(code_of("orphan"), 40031, "{rows:?}");
+    let leaders_of = |reply: Value| reply["direct_leader"].clone();
+    assert_eq!(
+        leaders_of(get(&app, &t, "user/get", "userid=early").await),
+        json!(["late"])
+    );
+    assert_eq!(
+        leaders_of(get(&app, &t, "user/get", "userid=both").await),
+        json!(["early", "late"])
+    );
+    // The failed leader leaves the member as created without one.
+    assert_eq!(
+        leaders_of(get(&app, &t, "user/get", "userid=orphan").await),
+        json!([])
+    );
+    // Another corp sees none of it.
+    assert_eq!(
+        errcode(&get(&app, &other, "user/get", "userid=early").await),
+        60111
+    );
+
+    // Three departments and one create_user per member, never an update:
+    // seven events queued by the import's commit, all delivered.
+    let queued = app
+        .services
+        .delivery_log(&corp.corpid, AgentId::new(agentid).unwrap(), 100)
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 7, "{queued:?}");
+    let events = receiver.wait_for(&app, 7).await;
+    assert_eq!(events.len(), 7, "{events:?}");
+    let kinds: Vec<&str> = events.iter().map(|e| xml_field(e, "ChangeType")).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "create_party").count(),
+        3,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "create_user").count(),
+        4,
+        "{kinds:?}"
+    );
+    let created_early = events
+        .iter()
+        .find(|e| xml_field(e, "ChangeType") == "create_user" && xml_field(e, "UserID") == "early")
+        .expect("early's creation");
+    assert_eq!(xml_field(created_early, "DirectLeader"), "late");
 }
 
 async fn app_jobs_stay_inside_the_app_range(backend: Backend) {

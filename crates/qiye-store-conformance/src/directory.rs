@@ -814,3 +814,75 @@ async fn assert_leaver_gone_but_named(store: &dyn Store, corp: &CorpId, loaded: 
         Some("离职员工")
     );
 }
+
+/// What an import commits: department creations interleaved with member
+/// creations (each new path's first member creates it), more of each than
+/// one multi-row insert holds, a member whose direct leader is created
+/// further on, a non-creation splitting the runs, and an event per change
+/// whose order survives the batching.
+pub async fn interleaved_creations_round_trip(store: Arc<dyn Store>) {
+    const TEAMS: i64 = 1_000;
+    const EVENTS: u32 = 600;
+    let (a, _) = create(store.as_ref(), "Alpha").await;
+    let (app, _) = new_app(store.as_ref(), &a.id, "HR").await;
+    let (_, base) = store.load_directory(&a.id).await.unwrap();
+    let mut changes = vec![DirChange::CreateDept(dept(2, 1, "Division", 0))];
+    for team in 0..TEAMS {
+        let id = 3 + team;
+        changes.push(DirChange::CreateDept(dept(
+            id,
+            2,
+            &format!("Team {team}"),
+            0,
+        )));
+        let mut first = member(&format!("m{team:04}"), "成员", &[(id, 0, true)]);
+        // Each team's first member reports to the next team's, created later.
+        if team + 1 < TEAMS {
+            first.direct_leader = vec![uid(&format!("m{:04}", team + 1))];
+        }
+        changes.push(DirChange::CreateMember(Box::new(first)));
+        if team == TEAMS / 2 {
+            // Not a creation: the runs before and after are written apart.
+            let mut renamed = dept(2, 1, "Division (renamed)", 3);
+            renamed.name_en.clear();
+            changes.push(DirChange::UpdateDept {
+                before: dept(2, 1, "Division", 0),
+                after: renamed,
+            });
+        }
+    }
+    let outbox: Vec<OutboxEntry> = (0..EVENTS)
+        .map(|n| OutboxEntry {
+            agentid: Some(app),
+            event: format!("event/{n}"),
+            payload: format!("<xml>{n}</xml>"),
+            destination: None,
+        })
+        .collect();
+    let version = store.directory_version(&a.id).await.unwrap();
+    commit_with_outbox(store.as_ref(), &a.id, version, &changes, &outbox)
+        .await
+        .expect("commit");
+    let loaded = assert_loads(store.as_ref(), &a.id, &applied(&base, &changes)).await;
+    assert_eq!(loaded.dept(dept_id(2)).unwrap().name, "Division (renamed)");
+    assert_eq!(
+        loaded.member(&uid("m0007")).unwrap().direct_leader,
+        [uid("m0008")]
+    );
+    assert_eq!(
+        loaded.members_of(dept_id(2), true).len(),
+        usize::try_from(TEAMS).expect("small")
+    );
+    // The app's queue hands its events out in the order they were queued.
+    let now = SystemClock.now_millis();
+    for n in 0..EVENTS {
+        let head = store.claim_due(now, 30_000, 10).await.expect("claim");
+        assert_eq!(head.len(), 1, "one head per queue");
+        assert_eq!(head[0].event, format!("event/{n}"));
+        store
+            .finish_delivery(head[0].seq, now, Ok(()))
+            .await
+            .expect("finish");
+    }
+    assert!(store.claim_due(now, 30_000, 10).await.unwrap().is_empty());
+}

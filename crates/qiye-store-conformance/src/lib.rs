@@ -56,6 +56,7 @@ macro_rules! conformance_tests {
             concurrent_commits_have_one_winner,
             directories_are_isolated_per_corp,
             large_commit_round_trips,
+            interleaved_creations_round_trip,
             app_ranges_round_trip,
             admin_roles_grant_list_revoke,
             policy_rules_round_trip,

@@ -13,7 +13,12 @@ use sqlx::AnyConnection;
 
 use crate::{Dialect, SqlStore, audit};
 
-/// Queues events inside the caller's transaction.
+/// Rows per multi-row outbox insert (9 parameters each).
+const OUTBOX_INSERT_CHUNK: usize = 500;
+
+/// Queues events inside the caller's transaction, in order (`seq` follows
+/// the order of `entries`), with multi-row inserts: an import can queue an
+/// event per member.
 pub(crate) async fn enqueue_in(
     dialect: Dialect,
     conn: &mut AnyConnection,
@@ -21,22 +26,31 @@ pub(crate) async fn enqueue_in(
     entries: &[OutboxEntry],
     at: i64,
 ) -> StoreResult<()> {
-    for e in entries {
-        sqlx::query(&dialect.sql(
+    for chunk in entries.chunks(OUTBOX_INSERT_CHUNK) {
+        let sql = format!(
             "INSERT INTO callback_outbox (corp_id, agentid, event, payload, created_at, next_attempt_at, \
-             dest_url, dest_token, dest_aes_key) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
-        ))
-        .bind(corp.as_str())
-        .bind(queue_key(e.agentid))
-        .bind(e.event.as_str())
-        .bind(e.payload.as_str())
-        .bind(at)
-        .bind(e.destination.as_ref().map(|d| d.url.as_str()))
-        .bind(e.destination.as_ref().map(|d| d.token.as_str()))
-        .bind(e.destination.as_ref().map(|d| d.aes_key.as_str()))
-        .execute(&mut *conn)
-        .await
-        .map_err(|err| dialect.map_err(err))?;
+             dest_url, dest_token, dest_aes_key) VALUES {}",
+            dialect.values_list(chunk.len(), 9)
+        );
+        let sql = dialect.sql(&sql);
+        let mut query = sqlx::query(&sql);
+        for e in chunk {
+            let destination = e.destination.as_ref();
+            query = query
+                .bind(corp.as_str())
+                .bind(queue_key(e.agentid))
+                .bind(e.event.as_str())
+                .bind(e.payload.as_str())
+                .bind(at)
+                .bind(at)
+                .bind(destination.map(|d| d.url.as_str()))
+                .bind(destination.map(|d| d.token.as_str()))
+                .bind(destination.map(|d| d.aes_key.as_str()));
+        }
+        query
+            .execute(&mut *conn)
+            .await
+            .map_err(|err| dialect.map_err(err))?;
     }
     Ok(())
 }

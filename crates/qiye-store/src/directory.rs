@@ -303,6 +303,8 @@ async fn load(dialect: Dialect, conn: &mut AnyConnection, corp: &CorpId) -> Stor
 const MEMBER_INSERT_CHUNK: usize = 400;
 /// Rows per multi-row membership insert (6 parameters each).
 const MEMBERSHIP_INSERT_CHUNK: usize = 800;
+/// Rows per multi-row department insert (6 parameters each).
+const DEPT_INSERT_CHUNK: usize = 800;
 
 struct Writer<'a> {
     dialect: Dialect,
@@ -337,6 +339,52 @@ impl Writer<'_> {
 
     fn corp_id(&self) -> StoreResult<CorpId> {
         CorpId::parse(self.corp).map_err(|e| StoreError::Other(format!("corp id: {e}")))
+    }
+
+    /// Writes a run of creations (departments and members, in any mix) as
+    /// multi-row inserts: the departments first, in the given order (a
+    /// department is planned after its parent), then the members, who may
+    /// join any of them. Departments never refer to members, so this order
+    /// always holds.
+    async fn insert_creations(&mut self, run: &[DirChange]) -> StoreResult<()> {
+        let mut depts = Vec::new();
+        let mut members = Vec::new();
+        for change in run {
+            match change {
+                DirChange::CreateDept(d) => depts.push(d),
+                DirChange::CreateMember(m) => members.push(&**m),
+                other => {
+                    return Err(StoreError::Other(format!(
+                        "not a creation in a run of creations: {}",
+                        other.action()
+                    )));
+                }
+            }
+        }
+        self.insert_depts(&depts).await?;
+        self.insert_members(&members).await
+    }
+
+    async fn insert_depts(&mut self, depts: &[&Department]) -> StoreResult<()> {
+        for chunk in depts.chunks(DEPT_INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO departments (corp_id, dept_id, name, name_en, parent_id, sort_order) VALUES {}",
+                self.dialect.values_list(chunk.len(), 6)
+            );
+            let mut binds = Vec::with_capacity(chunk.len() * 6);
+            for d in chunk {
+                binds.extend([
+                    Bind::Text(self.corp.to_owned()),
+                    Bind::Int(i64::from(d.id.get())),
+                    Bind::Text(d.name.clone()),
+                    Bind::Text(d.name_en.clone()),
+                    Bind::OptInt(d.parent.map(|p| i64::from(p.get()))),
+                    Bind::Int(i64::from(d.order)),
+                ]);
+            }
+            self.exec(&sql, binds).await?;
+        }
+        Ok(())
     }
 
     async fn insert_members(&mut self, members: &[&Member]) -> StoreResult<()> {
@@ -579,20 +627,7 @@ impl Writer<'_> {
     async fn apply(&mut self, change: &DirChange) -> StoreResult<()> {
         let c = self.corp.to_owned();
         match change {
-            DirChange::CreateDept(d) => {
-                self.exec(
-                    "INSERT INTO departments (corp_id, dept_id, name, name_en, parent_id, sort_order) VALUES ($1, $2, $3, $4, $5, $6)",
-                    vec![
-                        Bind::Text(c),
-                        Bind::Int(i64::from(d.id.get())),
-                        Bind::Text(d.name.clone()),
-                        Bind::Text(d.name_en.clone()),
-                        Bind::OptInt(d.parent.map(|p| i64::from(p.get()))),
-                        Bind::Int(i64::from(d.order)),
-                    ],
-                )
-                .await?;
-            }
+            DirChange::CreateDept(d) => self.insert_depts(&[d]).await?,
             DirChange::UpdateDept { after: d, .. } => {
                 self.exec(
                     "UPDATE departments SET name = $3, name_en = $4, parent_id = $5, sort_order = $6 WHERE corp_id = $1 AND dept_id = $2",
@@ -790,16 +825,15 @@ impl DirectoryStore for SqlStore {
             let mut i = 0;
             while i < commit.changes.len() {
                 // Runs of creations become multi-row inserts.
-                let run: Vec<&Member> = commit.changes[i..]
+                let run = commit.changes[i..]
                     .iter()
-                    .map_while(|c| match c {
-                        DirChange::CreateMember(m) => Some(&**m),
-                        _ => None,
+                    .take_while(|c| {
+                        matches!(c, DirChange::CreateDept(_) | DirChange::CreateMember(_))
                     })
-                    .collect();
-                if run.len() > 1 {
-                    i += run.len();
-                    writer.insert_members(&run).await?;
+                    .count();
+                if run > 1 {
+                    writer.insert_creations(&commit.changes[i..i + run]).await?;
+                    i += run;
                 } else {
                     writer.apply(&commit.changes[i]).await?;
                     i += 1;

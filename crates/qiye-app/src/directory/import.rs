@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use qiye_directory_file::{DepartmentRow, MemberRow, RowError};
 use qiye_domain::directory::{
-    DeptPatch, DirChange, DirError, Directory, Gender, MemberFields, NewDept,
+    DeptPatch, DirChange, DirError, Directory, Gender, Member, MemberFields, NewDept,
 };
 use qiye_domain::ids::{DeptId, UserId};
 use qiye_domain::plan::{BulkOperation, Plan};
@@ -134,6 +134,9 @@ struct WorkingCopy<'a> {
     plan: Plan,
     caller: &'a DirCaller,
     created_departments: Vec<String>,
+    /// Where each member this import creates has its `CreateMember` in
+    /// `changes`, so a later change of theirs can be folded into it.
+    created_members: HashMap<UserId, usize>,
 }
 
 impl WorkingCopy<'_> {
@@ -281,6 +284,8 @@ impl WorkingCopy<'_> {
                 self.caller.check_dept(&self.dir, DeptId::ROOT)?;
             }
             let change = self.dir.create_member(userid.clone(), fields, self.plan)?;
+            self.created_members
+                .insert(userid.clone(), self.changes.len());
             self.push(change);
             Ok(RowAction::Created)
         }
@@ -300,12 +305,32 @@ impl WorkingCopy<'_> {
                 ..Default::default()
             },
         )?;
-        if let DirChange::UpdateMember { before, after } = &change
-            && before != after
-        {
-            self.push(change);
+        let DirChange::UpdateMember { before, after } = change else {
+            unreachable!("update_member plans an update")
+        };
+        if before != after {
+            self.push_member_update(before, after);
         }
         Ok(())
+    }
+
+    /// Records a member's update. A member this import creates gets its
+    /// final state in its one `CreateMember` (one write, one `create_user`
+    /// event) instead of a creation followed by an update.
+    fn push_member_update(&mut self, before: Box<Member>, after: Box<Member>) {
+        let created_at = self.created_members.get(&before.userid).copied();
+        let change = DirChange::UpdateMember { before, after };
+        let Some(at) = created_at else {
+            return self.push(change);
+        };
+        self.dir.apply(&change);
+        let DirChange::UpdateMember { after, .. } = change else {
+            unreachable!("built as an update above")
+        };
+        debug_assert!(
+            matches!(&self.changes[at], DirChange::CreateMember(m) if m.userid == after.userid)
+        );
+        self.changes[at] = DirChange::CreateMember(after);
     }
 }
 
@@ -382,6 +407,7 @@ fn plan_members(
         plan,
         caller,
         created_departments: Vec::new(),
+        created_members: HashMap::new(),
     };
     let mut report = ImportReport::default();
     let mut in_file: HashSet<UserId> = HashSet::new();
@@ -497,6 +523,7 @@ fn plan_departments(
         plan,
         caller,
         created_departments: Vec::new(),
+        created_members: HashMap::new(),
     };
     let mut report = ImportReport::default();
     let mut listed: HashSet<DeptId> = HashSet::from([DeptId::ROOT]);

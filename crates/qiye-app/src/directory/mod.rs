@@ -395,8 +395,8 @@ impl Services {
             match self.store.commit_directory(commit).await {
                 Ok(new_version) => {
                     let mut state = entry.state.write().unwrap_or_else(|e| e.into_inner());
-                    for change in &changes {
-                        state.dir.apply(change);
+                    for change in changes {
+                        state.dir.apply_owned(change);
                     }
                     state.version = Some(new_version);
                     return Ok(out);
