@@ -235,32 +235,27 @@ async fn tree_members_and_their_errcodes(backend: Backend) {
 async fn app_range_confines_reads_and_writes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (corp, t) = contact_token(&app).await;
-    post(
+    common::post_all(
         &app,
         &t,
-        "department/create",
-        json!({"name": "Sales", "parentid": 1, "id": 2}),
-    )
-    .await;
-    post(
-        &app,
-        &t,
-        "department/create",
-        json!({"name": "East", "parentid": 2, "id": 3}),
-    )
-    .await;
-    post(
-        &app,
-        &t,
-        "department/create",
-        json!({"name": "Finance", "parentid": 1, "id": 4}),
-    )
-    .await;
-    post(
-        &app,
-        &t,
-        "user/create",
-        json!({"userid": "seller", "name": "S", "department": [3]}),
+        &[
+            (
+                "department/create",
+                json!({"name": "Sales", "parentid": 1, "id": 2}),
+            ),
+            (
+                "department/create",
+                json!({"name": "East", "parentid": 2, "id": 3}),
+            ),
+            (
+                "department/create",
+                json!({"name": "Finance", "parentid": 1, "id": 4}),
+            ),
+            (
+                "user/create",
+                json!({"userid": "seller", "name": "S", "department": [3]}),
+            ),
+        ],
     )
     .await;
     post(
@@ -756,25 +751,23 @@ async fn change_callbacks_arrive_encrypted_in_order(backend: Backend) {
 async fn listings_follow_every_change_and_every_caller(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (corp, t) = contact_token(&app).await;
-    post(
+    common::post_all(
         &app,
         &t,
-        "department/create",
-        json!({"name": "A", "parentid": 1, "id": 2}),
-    )
-    .await;
-    post(
-        &app,
-        &t,
-        "department/create",
-        json!({"name": "B", "parentid": 1, "id": 3}),
-    )
-    .await;
-    post(
-        &app,
-        &t,
-        "user/create",
-        json!({"userid": "a1", "name": "A1", "department": [2]}),
+        &[
+            (
+                "department/create",
+                json!({"name": "A", "parentid": 1, "id": 2}),
+            ),
+            (
+                "department/create",
+                json!({"name": "B", "parentid": 1, "id": 3}),
+            ),
+            (
+                "user/create",
+                json!({"userid": "a1", "name": "A1", "department": [2]}),
+            ),
+        ],
     )
     .await;
     let listed = |reply: serde_json::Value| -> Vec<String> {

@@ -284,17 +284,7 @@ async fn sync_import_reports_every_row_and_tells_the_callback(backend: Backend) 
 async fn replace_import_honours_delete_protection(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (corp, t) = corp_token(&app, "Acme").await;
-    let (agentid, secret) = app.app(&corp.corpid, "HR").await;
-    let receiver = CallbackReceiver::spawn(&corp.corpid).await;
-    app.services
-        .set_callback(
-            qiye_domain::audit::Actor::System,
-            &corp.corpid,
-            AgentId::new(agentid).unwrap(),
-            Some(receiver.config()),
-        )
-        .await
-        .unwrap();
+    let (_, secret, receiver) = common::app_with_receiver(&app, &corp.corpid).await;
     let app_token = app.token(&corp.corpid, &secret).await;
     let mut csv = String::from("name,userid,department\n");
     for i in 0..100 {
@@ -370,17 +360,7 @@ async fn import_gives_new_members_their_leaders_in_one_event(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (corp, t) = corp_token(&app, "Acme").await;
     let (_, other) = corp_token(&app, "Other").await;
-    let (agentid, _) = app.app(&corp.corpid, "HR").await;
-    let receiver = CallbackReceiver::spawn(&corp.corpid).await;
-    app.services
-        .set_callback(
-            qiye_domain::audit::Actor::System,
-            &corp.corpid,
-            AgentId::new(agentid).unwrap(),
-            Some(receiver.config()),
-        )
-        .await
-        .unwrap();
+    let (agentid, _, receiver) = common::app_with_receiver(&app, &corp.corpid).await;
     let csv = "姓名,帐号,部门,直属上级\n\
                甲,early,Ops/East,late\n\
                乙,late,Ops/East,\n\

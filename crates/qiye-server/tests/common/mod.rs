@@ -209,6 +209,30 @@ pub async fn post(app: &TestApp, token: &str, api: &str, body: Value) -> Value {
         .await
 }
 
+/// Several `POST`s in order (seeding a directory), each expected to succeed.
+pub async fn post_all(app: &TestApp, token: &str, calls: &[(&str, Value)]) {
+    for (api, body) in calls {
+        let reply = post(app, token, api, body.clone()).await;
+        assert_eq!(reply["errcode"], 0, "{api} {body}: {reply}");
+    }
+}
+
+/// An app of `corp` whose callback is a fresh [`CallbackReceiver`].
+pub async fn app_with_receiver(app: &TestApp, corp: &CorpId) -> (i64, String, CallbackReceiver) {
+    let (agentid, secret) = app.app(corp, "HR").await;
+    let receiver = CallbackReceiver::spawn(corp).await;
+    app.services
+        .set_callback(
+            Actor::System,
+            corp,
+            qiye_domain::ids::AgentId::new(agentid).unwrap(),
+            Some(receiver.config()),
+        )
+        .await
+        .expect("handshake with the receiver");
+    (agentid, secret, receiver)
+}
+
 /// `GET /cgi-bin/{api}?{query}` with a token.
 pub async fn get(app: &TestApp, token: &str, api: &str, query: &str) -> Value {
     app.get(&format!("/cgi-bin/{api}?access_token={token}&{query}"))
