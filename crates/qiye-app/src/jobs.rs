@@ -25,7 +25,9 @@ use qiye_domain::audit::Actor;
 use qiye_domain::callback::{CallbackConfig, OutboxEntry};
 use qiye_domain::directory::{Department, Directory, Member, Reach, TagId};
 use qiye_domain::ids::{CorpId, DeptId};
-use qiye_domain::job::{ImportJob, JobError, JobStatus, JobType, export_block_size};
+use qiye_domain::job::{
+    EXPORT_DEFAULT_BLOCK, ImportJob, JobError, JobStatus, JobType, export_block_size,
+};
 use qiye_domain::media::{MediaKind, new_media_id};
 use qiye_domain::ports::StoreError;
 use serde::{Deserialize, Serialize};
@@ -511,7 +513,8 @@ impl Services {
             .export_wire
             .as_ref()
             .ok_or_else(|| AppError::Forbidden("server without exports".into()))?;
-        let block = usize::try_from(request.block_size.unwrap_or(1_000_000)).unwrap_or(usize::MAX);
+        let block = usize::try_from(request.block_size.unwrap_or(EXPORT_DEFAULT_BLOCK))
+            .unwrap_or(usize::MAX);
         let job_type = job.job_type;
         let tagid = request.tagid;
         let corp = caller.corp.clone();

@@ -77,7 +77,8 @@ impl MediaUpload {
     pub async fn write(&mut self, chunk: &[u8]) -> AppResult<()> {
         self.size += chunk.len() as u64;
         if self.size > self.kind.max_bytes() {
-            return Err(self.kind.check_size(self.size).unwrap_err().into());
+            // Too large: refused here, before anything more is written.
+            self.kind.check_size(self.size)?;
         }
         self.hasher.update(chunk);
         let file = self.file.as_mut().expect("file open until finish");

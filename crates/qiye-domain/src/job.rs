@@ -115,9 +115,6 @@ pub enum JobError {
     /// No such job in the caller's corp.
     #[error("invalid jobid")]
     UnknownJob,
-    /// The job belongs to another app of the corp.
-    #[error("the job belongs to another app")]
-    OtherCaller,
     /// The import file cannot be read at all (no header, wrong columns).
     #[error("invalid import file: {0}")]
     BadFile(String),
@@ -141,7 +138,7 @@ impl JobError {
     /// WeCom's errcode for this refusal (also written into job results).
     pub fn errcode(&self) -> i64 {
         match self {
-            JobError::UnknownJob | JobError::OtherCaller => 40088,
+            JobError::UnknownJob => 40088,
             JobError::BadFile(_) => 40092,
             JobError::BadCallback(_) => 40057,
             JobError::BadAesKey | JobError::BadBlockSize { .. } => 40058,

@@ -227,7 +227,6 @@ mod tests {
                 expected: "file",
             }),
             AppError::Job(JobError::UnknownJob),
-            AppError::Job(JobError::OtherCaller),
             AppError::Job(JobError::BadFile("x".into())),
             AppError::Job(JobError::BadCallback("x".into())),
             AppError::Job(JobError::BadAesKey),

@@ -904,6 +904,18 @@ mod tests {
         UserId::parse(s).unwrap()
     }
 
+    /// Plans moving `id` under `parent`, on the largest plan.
+    fn move_under(dir: &Directory, id: DeptId, parent: DeptId) -> Result<DirChange, DirError> {
+        dir.update_dept(
+            id,
+            DeptPatch {
+                parent: Some(parent),
+                ..Default::default()
+            },
+            Plan::Flagship,
+        )
+    }
+
     fn d(id: i64) -> DeptId {
         DeptId::new(id).unwrap()
     }
@@ -1017,14 +1029,7 @@ mod tests {
     fn root_cannot_be_deleted_or_moved() {
         let dir = sample();
         assert_eq!(dir.delete_dept(DeptId::ROOT), Err(DirError::RootImmutable));
-        let moved = dir.update_dept(
-            DeptId::ROOT,
-            DeptPatch {
-                parent: Some(d(2)),
-                ..Default::default()
-            },
-            Plan::Flagship,
-        );
+        let moved = move_under(&dir, DeptId::ROOT, d(2));
         assert_eq!(moved, Err(DirError::RootImmutable));
     }
 
@@ -1032,24 +1037,10 @@ mod tests {
     fn moving_under_own_descendant_is_a_cycle() {
         let dir = sample();
         for target in [2, 3] {
-            let moved = dir.update_dept(
-                d(2),
-                DeptPatch {
-                    parent: Some(d(target)),
-                    ..Default::default()
-                },
-                Plan::Flagship,
-            );
+            let moved = move_under(&dir, d(2), d(target));
             assert_eq!(moved, Err(DirError::DeptCycle), "under {target}");
         }
-        let ok = dir.update_dept(
-            d(3),
-            DeptPatch {
-                parent: Some(d(4)),
-                ..Default::default()
-            },
-            Plan::Flagship,
-        );
+        let ok = move_under(&dir, d(3), d(4));
         assert!(ok.is_ok());
     }
 
@@ -1077,14 +1068,7 @@ mod tests {
             Plan::Flagship,
         );
         assert_eq!(rename, Err(DirError::DeptExists));
-        let moving_into_clash = dir.update_dept(
-            d(5),
-            DeptPatch {
-                parent: Some(d(2)),
-                ..Default::default()
-            },
-            Plan::Flagship,
-        );
+        let moving_into_clash = move_under(&dir, d(5), d(2));
         assert_eq!(moving_into_clash, Err(DirError::DeptExists));
     }
 
@@ -1437,7 +1421,7 @@ mod tests {
                 add_dept(&mut dir, id, parent, &format!("d{id}"));
             }
             for (id, parent) in moves {
-                if let Ok(c) = dir.update_dept(d(id), DeptPatch { parent: Some(d(parent)), ..Default::default() }, Plan::Flagship) {
+                if let Ok(c) = move_under(&dir, d(id), d(parent)) {
                     dir.apply(&c);
                 }
             }
