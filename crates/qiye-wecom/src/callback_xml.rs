@@ -5,7 +5,10 @@
 //! Tencent's samples expect) and starts with the common header:
 //! `ToUserName` (the CorpID), `FromUserName` (`sys` for system events),
 //! `CreateTime` (Unix seconds), `MsgType` (`event`) and `Event`; contact
-//! changes add `ChangeType`. Text is written as CDATA, numbers as plain text,
+//! changes add `ChangeType`. Documents about a member's action
+//! (`template_card_event`, a text message written to an app) carry the
+//! member's userid in `FromUserName` and the app in `AgentID`. Text is
+//! written as CDATA, numbers as plain text,
 //! and optional fields that are absent are left out (an `update_user` event
 //! carries only what changed).
 //!
@@ -517,6 +520,100 @@ fn join_numbers(numbers: &[i64]) -> String {
     out
 }
 
+/// One answered question of a `template_card_event` (`SelectedItem`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedItem {
+    /// `QuestionKey`.
+    pub question_key: String,
+    /// `OptionIds/OptionId`: the chosen options.
+    pub option_ids: Vec<String>,
+}
+
+/// A `template_card_event`: a member clicked a button of (or submitted) a
+/// template card an app sent them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateCardEvent {
+    /// `FromUserName`: the member's userid.
+    pub userid: String,
+    /// `AgentID`: the app that sent the card.
+    pub agent_id: i64,
+    /// `EventKey`: the key of the button (or submit button, or menu item).
+    pub event_key: String,
+    /// `TaskId`: the card's `task_id`.
+    pub task_id: String,
+    /// `CardType`: the card's `card_type`.
+    pub card_type: String,
+    /// `ResponseCode`: lets the app update this member's card once.
+    pub response_code: String,
+    /// `SelectedItems`: the answers; the element is left out when empty.
+    pub selected: Vec<SelectedItem>,
+}
+
+/// The plaintext XML of a `template_card_event` addressed to `corp_id`,
+/// stamped with `create_time` (Unix seconds). Elements in WeCom's order:
+/// `ToUserName`, `FromUserName`, `CreateTime`, `MsgType` (`event`),
+/// `Event`, `EventKey`, `TaskId`, `CardType`, `ResponseCode`, `AgentID`,
+/// `SelectedItems/SelectedItem/{QuestionKey, OptionIds/OptionId}`.
+pub fn template_card_event_xml(
+    corp_id: &str,
+    create_time: i64,
+    event: &TemplateCardEvent,
+) -> String {
+    let mut w = XmlWriter::new();
+    w.cdata("ToUserName", corp_id)
+        .cdata("FromUserName", &event.userid)
+        .number("CreateTime", create_time)
+        .cdata("MsgType", "event")
+        .cdata("Event", "template_card_event")
+        .cdata("EventKey", &event.event_key)
+        .cdata("TaskId", &event.task_id)
+        .cdata("CardType", &event.card_type)
+        .cdata("ResponseCode", &event.response_code)
+        .number("AgentID", event.agent_id);
+    if !event.selected.is_empty() {
+        w.start("SelectedItems");
+        for item in &event.selected {
+            w.start("SelectedItem")
+                .cdata("QuestionKey", &item.question_key)
+                .start("OptionIds");
+            for option in &item.option_ids {
+                w.cdata("OptionId", option);
+            }
+            w.end("OptionIds").end("SelectedItem");
+        }
+        w.end("SelectedItems");
+    }
+    w.finish()
+}
+
+/// A text message a member wrote to an app (`MsgType` `text`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextMessage {
+    /// `FromUserName`: the member's userid.
+    pub userid: String,
+    /// `AgentID`: the app written to.
+    pub agent_id: i64,
+    /// `Content`: the text.
+    pub content: String,
+    /// `MsgId`: a 64-bit message id.
+    pub msg_id: i64,
+}
+
+/// The plaintext XML of a member's text message to an app, addressed to
+/// `corp_id`: `ToUserName`, `FromUserName`, `CreateTime`, `MsgType`
+/// (`text`), `Content`, `MsgId`, `AgentID`.
+pub fn text_message_xml(corp_id: &str, create_time: i64, message: &TextMessage) -> String {
+    let mut w = XmlWriter::new();
+    w.cdata("ToUserName", corp_id)
+        .cdata("FromUserName", &message.userid)
+        .number("CreateTime", create_time)
+        .cdata("MsgType", "text")
+        .cdata("Content", &message.content)
+        .number("MsgId", message.msg_id)
+        .number("AgentID", message.agent_id);
+    w.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -871,6 +968,104 @@ mod tests {
         assert_eq!(one(&doc, "xml/Id"), "9");
         assert!(!doc.contains_key("xml/Name"));
         assert!(!doc.contains_key("xml/ParentId"));
+    }
+
+    fn card_event() -> TemplateCardEvent {
+        TemplateCardEvent {
+            userid: "zhangsan".into(),
+            agent_id: 1000002,
+            event_key: "submit".into(),
+            task_id: "task-1".into(),
+            card_type: "multiple_interaction".into(),
+            response_code: "rc<&>".into(),
+            selected: vec![
+                SelectedItem {
+                    question_key: "q1".into(),
+                    option_ids: vec!["a".into(), "b".into()],
+                },
+                SelectedItem {
+                    question_key: "q2".into(),
+                    option_ids: vec!["c".into()],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn template_card_event_exact() {
+        let mut event = card_event();
+        event.selected.truncate(1);
+        assert_eq!(
+            template_card_event_xml("wwcorp", 1_700_000_000, &event),
+            "<xml><ToUserName><![CDATA[wwcorp]]></ToUserName>\
+             <FromUserName><![CDATA[zhangsan]]></FromUserName>\
+             <CreateTime>1700000000</CreateTime>\
+             <MsgType><![CDATA[event]]></MsgType>\
+             <Event><![CDATA[template_card_event]]></Event>\
+             <EventKey><![CDATA[submit]]></EventKey>\
+             <TaskId><![CDATA[task-1]]></TaskId>\
+             <CardType><![CDATA[multiple_interaction]]></CardType>\
+             <ResponseCode><![CDATA[rc<&>]]></ResponseCode>\
+             <AgentID>1000002</AgentID>\
+             <SelectedItems><SelectedItem><QuestionKey><![CDATA[q1]]></QuestionKey>\
+             <OptionIds><OptionId><![CDATA[a]]></OptionId><OptionId><![CDATA[b]]></OptionId>\
+             </OptionIds></SelectedItem></SelectedItems></xml>"
+        );
+    }
+
+    #[test]
+    fn template_card_event_parses_back() {
+        let doc = parse(&template_card_event_xml("wwcorp", 5, &card_event()));
+        assert_eq!(one(&doc, "xml/FromUserName"), "zhangsan");
+        assert_eq!(one(&doc, "xml/MsgType"), "event");
+        assert_eq!(one(&doc, "xml/Event"), "template_card_event");
+        assert_eq!(one(&doc, "xml/EventKey"), "submit");
+        assert_eq!(one(&doc, "xml/TaskId"), "task-1");
+        assert_eq!(one(&doc, "xml/CardType"), "multiple_interaction");
+        assert_eq!(one(&doc, "xml/ResponseCode"), "rc<&>");
+        assert_eq!(one(&doc, "xml/AgentID"), "1000002");
+        assert_eq!(
+            doc["xml/SelectedItems/SelectedItem/QuestionKey"],
+            ["q1", "q2"]
+        );
+        assert_eq!(
+            doc["xml/SelectedItems/SelectedItem/OptionIds/OptionId"],
+            ["a", "b", "c"]
+        );
+        assert_eq!(doc["xml/SelectedItems/SelectedItem/OptionIds"].len(), 2);
+    }
+
+    #[test]
+    fn template_card_event_without_answers_has_no_selected_items() {
+        let mut event = card_event();
+        event.selected.clear();
+        let doc = parse(&template_card_event_xml("wwcorp", 5, &event));
+        assert!(!doc.contains_key("xml/SelectedItems"));
+        assert_eq!(one(&doc, "xml/EventKey"), "submit");
+    }
+
+    #[test]
+    fn text_message_exact_and_parses_back() {
+        let message = TextMessage {
+            userid: "lisi".into(),
+            agent_id: 1000002,
+            content: "你好 ]]> <b>".into(),
+            msg_id: 1_234_567_890_123_456,
+        };
+        let xml = text_message_xml("wwcorp", 1348831860, &message);
+        assert_eq!(
+            xml,
+            "<xml><ToUserName><![CDATA[wwcorp]]></ToUserName>\
+             <FromUserName><![CDATA[lisi]]></FromUserName>\
+             <CreateTime>1348831860</CreateTime>\
+             <MsgType><![CDATA[text]]></MsgType>\
+             <Content><![CDATA[你好 ]]]]><![CDATA[> <b>]]></Content>\
+             <MsgId>1234567890123456</MsgId><AgentID>1000002</AgentID></xml>"
+        );
+        let doc = parse(&xml);
+        assert_eq!(one(&doc, "xml/Content"), "你好 ]]> <b>");
+        assert_eq!(one(&doc, "xml/MsgType"), "text");
+        assert!(!doc.contains_key("xml/Event"));
     }
 
     fn xml_text() -> impl Strategy<Value = String> {

@@ -49,14 +49,52 @@ errcodes! {
     InvalidFlag = 40059, "invalid report flag, must be 0 or 1";
     /// A URL or domain is invalid.
     InvalidUrl = 40094, "invalid url";
+    /// Unknown or unsupported `msgtype`.
+    InvalidMsgType = 40008, "invalid message type";
+    /// `news` / `miniprogram_notice` sent with `safe` set.
+    SafeNotSupported = 40074, "news message not support safe";
     /// No access_token in the query string.
     AccessTokenMissing = 41001, "access_token missing";
     /// No corpid in the query string.
     CorpIdMissing = 41002, "corpid missing";
     /// No corpsecret in the query string.
     SecretMissing = 41004, "corpsecret missing";
+    /// A message payload without its `media_id`.
+    MediaIdMissing = 41006, "media_id missing";
+    /// A message payload without its required `url`.
+    UrlMissing = 41010, "url missing";
     /// No agentid in the request.
     AgentIdMissing = 41011, "agentid missing";
+    /// A message payload without its required `title`.
+    TitleMissing = 41016, "title missing";
+    /// A message payload without its required `description`.
+    DescriptionMissing = 41033, "description missing";
+    /// A `text` / `markdown` message with empty `content`.
+    EmptyContent = 44004, "empty content";
+    /// A message field longer than WeCom allows.
+    MessageTooLong = 45002, "content size out of limit";
+    /// More than 8 articles in a `news` / `mpnews` message.
+    TooManyArticles = 45008, "article size out of limit";
+    /// An `mpnews` article author longer than 64 bytes.
+    AuthorTooLong = 45032, "author size out of limit";
+    /// A message with no recipient (or none reachable).
+    NoRecipient = 81013, "user & party & tag all invalid";
+    /// More than 100 departments in one message.
+    PartyListTooLong = 82002, "invalid partylist size";
+    /// More than 100 tags in one message.
+    TagListTooLong = 82003, "invalid taglist size";
+    /// Malformed `chatid`.
+    InvalidChatId = 86001, "invalid chatid";
+    /// No such app group chat.
+    ChatNotFound = 86003, "chatid not found";
+    /// The chat owner is not a valid member of the chat.
+    InvalidChatOwner = 86005, "invalid chat owner";
+    /// A chat with fewer than 2 or more than 2000 members.
+    InvalidChatMemberCount = 86006, "invalid chat member count";
+    /// A chat member list names an invalid userid.
+    InvalidChatMember = 86007, "invalid chat member";
+    /// The chat was created by another app.
+    NotChatCreator = 86008, "no privilege to access the chat";
     /// The access_token has expired; fetch a new one.
     AccessTokenExpired = 42001, "access_token expired";
     /// The API must be called with GET.
@@ -197,7 +235,7 @@ impl ErrCode {
                 "`direct_leader` (or another list) names members that do not exist"
             }
             ErrCode::ListTooLong => {
-                "`user/batchdelete` over 200, `tag/addtagusers` over 1000 users / 100 parties"
+                "`user/batchdelete` over 200, `tag/addtagusers` over 1000 users / 100 parties, `message/send` over 1000 users"
             }
             ErrCode::InvalidCallbackUrl => {
                 "callback settings whose URL did not answer the echostr handshake"
@@ -308,6 +346,45 @@ impl ErrCode {
                 "the corp's plan does not allow the operation (members, depth, bulk operations)"
             }
             ErrCode::NoAppPermission => "an app token acting on another app",
+            ErrCode::InvalidMsgType => {
+                "`message/send` / `appchat/send` with a missing or unknown `msgtype`, or one the destination does not accept"
+            }
+            ErrCode::SafeNotSupported => {
+                "`news` or `miniprogram_notice` with `safe` 1 or 2 (use `mpnews` for confidential articles)"
+            }
+            ErrCode::MediaIdMissing => "an image, voice, video or file message without `media_id`",
+            ErrCode::UrlMissing => "a `textcard` without `url`",
+            ErrCode::TitleMissing => {
+                "a `textcard`, `news` / `mpnews` article or `interactive_taskcard` without `title`"
+            }
+            ErrCode::DescriptionMissing => {
+                "a `textcard` or `interactive_taskcard` without `description`"
+            }
+            ErrCode::EmptyContent => "a `text` or `markdown` message with empty `content`",
+            ErrCode::MessageTooLong => {
+                "a message field over its limit (text/markdown 2048 bytes, titles 128, descriptions 512, ...); errmsg names it"
+            }
+            ErrCode::TooManyArticles => "a `news` or `mpnews` message with more than 8 articles",
+            ErrCode::AuthorTooLong => "an `mpnews` article whose `author` is over 64 bytes",
+            ErrCode::NoRecipient => {
+                "`message/send` with `touser`, `toparty` and `totag` all empty, or none of them reachable"
+            }
+            ErrCode::PartyListTooLong => {
+                "`message/send` with more than 100 departments in `toparty`"
+            }
+            ErrCode::TagListTooLong => "`message/send` with more than 100 tags in `totag`",
+            ErrCode::InvalidChatId => "a `chatid` that is not 1-32 of `[0-9a-zA-Z]`",
+            ErrCode::ChatNotFound => "an `appchat/*` call naming a chat that does not exist",
+            ErrCode::InvalidChatOwner => {
+                "an `appchat` owner that is malformed or not a member of the chat"
+            }
+            ErrCode::InvalidChatMemberCount => {
+                "`appchat/create` / `update` leaving fewer than 2 or more than 2000 members"
+            }
+            ErrCode::InvalidChatMember => {
+                "an `appchat` member list with a malformed or unknown userid"
+            }
+            ErrCode::NotChatCreator => "an `appchat/*` call on a chat another app created",
         }
     }
 }

@@ -147,3 +147,124 @@ pub fn opt_text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Strin
         Some(_) => Err(de::Error::custom("expected a list of strings")),
     }
 }
+
+/// An optional flag: `true`/`false`, `0`/`1` (as numbers or strings) or
+/// `"true"`/`"false"`; `null` is `None`.
+pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let value: Option<serde_json::Value> = serde::Deserialize::deserialize(d)?;
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Bool(b)) => Ok(Some(b)),
+        Some(serde_json::Value::Number(n)) => match n.as_f64() {
+            Some(0.0) => Ok(Some(false)),
+            Some(1.0) => Ok(Some(true)),
+            _ => Err(de::Error::custom("expected true, false, 0 or 1")),
+        },
+        Some(serde_json::Value::String(s)) => match s.trim() {
+            "0" | "false" => Ok(Some(false)),
+            "1" | "true" => Ok(Some(true)),
+            _ => Err(de::Error::custom(format!(
+                "expected true, false, 0 or 1, got \"{s}\""
+            ))),
+        },
+        Some(_) => Err(de::Error::custom("expected true, false, 0 or 1")),
+    }
+}
+
+/// An optional number with a fraction (`1.3`), as a JSON number or a
+/// numeric string; `null` is `None`.
+pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let value: Option<serde_json::Value> = serde::Deserialize::deserialize(d)?;
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => n
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| de::Error::custom("expected a number")),
+        Some(serde_json::Value::String(s)) => match s.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(Some(v)),
+            _ => Err(de::Error::custom(format!("expected a number, got \"{s}\""))),
+        },
+        Some(_) => Err(de::Error::custom("expected a number")),
+    }
+}
+
+/// An optional `|`-joined list kept as text: a string as given, a number
+/// as its decimal text (`"toparty": 1`), or an array of strings / numbers
+/// joined with `|` (some SDKs send arrays); `null` is `None`.
+pub fn opt_pipe_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value: Option<serde_json::Value> = serde::Deserialize::deserialize(d)?;
+    let item = |v: serde_json::Value| -> Result<String, D::Error> {
+        match v {
+            serde_json::Value::String(s) => Ok(s),
+            serde_json::Value::Number(n) => Ok(n.to_string()),
+            _ => Err(de::Error::custom("expected a string or a list of strings")),
+        }
+    };
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Array(items)) => {
+            let items: Vec<String> = items.into_iter().map(item).collect::<Result<_, _>>()?;
+            Ok(Some(items.join("|")))
+        }
+        Some(other) => item(other).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Probe {
+        #[serde(default, deserialize_with = "opt_bool")]
+        flag: Option<bool>,
+        #[serde(default, deserialize_with = "opt_f64")]
+        ratio: Option<f64>,
+        #[serde(default, deserialize_with = "opt_pipe_text")]
+        to: Option<String>,
+    }
+
+    fn probe(json: &str) -> Result<Probe, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn flags_accept_bools_numbers_and_strings() {
+        for (json, want) in [
+            (r#"{"flag": true}"#, Some(true)),
+            (r#"{"flag": 0}"#, Some(false)),
+            (r#"{"flag": "1"}"#, Some(true)),
+            (r#"{"flag": "false"}"#, Some(false)),
+            (r#"{"flag": null}"#, None),
+            ("{}", None),
+        ] {
+            assert_eq!(probe(json).unwrap().flag, want, "{json}");
+        }
+        assert!(probe(r#"{"flag": 2}"#).is_err());
+        assert!(probe(r#"{"flag": "yes"}"#).is_err());
+    }
+
+    #[test]
+    fn ratios_accept_numbers_and_strings() {
+        assert_eq!(probe(r#"{"ratio": 1.3}"#).unwrap().ratio, Some(1.3));
+        assert_eq!(probe(r#"{"ratio": "2"}"#).unwrap().ratio, Some(2.0));
+        assert!(probe(r#"{"ratio": "x"}"#).is_err());
+        assert!(probe(r#"{"ratio": "NaN"}"#).is_err());
+    }
+
+    #[test]
+    fn pipe_text_joins_arrays() {
+        assert_eq!(
+            probe(r#"{"to": "a|b"}"#).unwrap().to.as_deref(),
+            Some("a|b")
+        );
+        assert_eq!(probe(r#"{"to": 1}"#).unwrap().to.as_deref(), Some("1"));
+        assert_eq!(
+            probe(r#"{"to": ["a", 2]}"#).unwrap().to.as_deref(),
+            Some("a|2")
+        );
+        assert!(probe(r#"{"to": {"a": 1}}"#).is_err());
+    }
+}

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod directory;
 pub mod lenient;
+pub mod message;
 pub mod token;
 
 use serde::Serialize;
