@@ -352,15 +352,21 @@ impl ErrCode {
             ErrCode::SafeNotSupported => {
                 "`news` or `miniprogram_notice` with `safe` 1 or 2 (use `mpnews` for confidential articles)"
             }
-            ErrCode::MediaIdMissing => "an image, voice, video or file message without `media_id`",
-            ErrCode::UrlMissing => "a `textcard` without `url`",
+            ErrCode::MediaIdMissing => {
+                "an image, voice, video or file message without `media_id`, an `mpnews` article without `thumb_media_id`, a card file row without `media_id`"
+            }
+            ErrCode::UrlMissing => {
+                "a `textcard` without `url`, a `news` article with neither `url` nor `appid`, a card link of type 1 without `url`"
+            }
             ErrCode::TitleMissing => {
-                "a `textcard`, `news` / `mpnews` article or `interactive_taskcard` without `title`"
+                "a `textcard`, `news` / `mpnews` article, `miniprogram_notice`, `interactive_taskcard` or card list item without `title`"
             }
             ErrCode::DescriptionMissing => {
                 "a `textcard` or `interactive_taskcard` without `description`"
             }
-            ErrCode::EmptyContent => "a `text` or `markdown` message with empty `content`",
+            ErrCode::EmptyContent => {
+                "a `text` or `markdown` message, or an `mpnews` article, with empty `content`"
+            }
             ErrCode::MessageTooLong => {
                 "a message field over its limit (text/markdown 2048 bytes, titles 128, descriptions 512, ...); errmsg names it"
             }

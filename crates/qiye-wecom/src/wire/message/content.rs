@@ -427,6 +427,16 @@ pub(super) fn plain(text: &str) -> String {
     let mut rest = text;
     while let Some(open) = rest.find('<') {
         out.push_str(&rest[..open]);
+        // Only `<x`, `</x` and `<@x` start markup; `a < b` is text.
+        let starts_tag = rest[open + 1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '@');
+        if !starts_tag {
+            out.push('<');
+            rest = &rest[open + 1..];
+            continue;
+        }
         match rest[open..].find('>') {
             Some(close) => {
                 let tag = &rest[open + 1..open + close];
