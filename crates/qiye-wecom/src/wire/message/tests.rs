@@ -1768,3 +1768,130 @@ fn appchat_send() {
     assert_eq!(r.chatid().unwrap_err().code, ErrCode::InvalidChatId);
     assert_eq!(r.content().unwrap_err().code, ErrCode::InvalidMsgType);
 }
+
+// ---- properties ----------------------------------------------------------------
+
+fn valid_samples() -> Vec<(&'static str, Value)> {
+    vec![
+        ("text", json!({"content": "hi <a href=\"x\">link</a>"})),
+        ("image", json!({"media_id": "m"})),
+        ("video", json!({"media_id": "m", "title": "t"})),
+        (
+            "textcard",
+            json!({"title": "t", "description": "d", "url": "u"}),
+        ),
+        ("news", json!({"articles": [article(1), article(2)]})),
+        ("mpnews", json!({"articles": [mp_article()]})),
+        ("markdown", json!({"content": "**x** <@a>"})),
+        (
+            "miniprogram_notice",
+            json!({"appid": "wx", "title": "一二三四", "content_item": [{"key": "k", "value": 1}]}),
+        ),
+        ("template_card", text_notice()),
+        ("template_card", news_notice()),
+        ("template_card", button_card()),
+        ("template_card", vote_card()),
+        ("template_card", multiple_card()),
+        ("interactive_taskcard", taskcard()),
+    ]
+}
+
+#[test]
+fn the_canonical_body_is_a_fixed_point() {
+    for (msgtype, payload) in valid_samples() {
+        let first = ok(msgtype, payload);
+        let again = ok(msgtype, body(&first));
+        assert_eq!(first, again, "{msgtype}");
+    }
+}
+
+mod props {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::*;
+
+    const KEYS: &[&str] = &[
+        "content",
+        "media_id",
+        "title",
+        "description",
+        "url",
+        "btntxt",
+        "articles",
+        "thumb_media_id",
+        "author",
+        "appid",
+        "card_type",
+        "task_id",
+        "main_title",
+        "button_list",
+        "key",
+        "type",
+        "option_list",
+        "id",
+        "checkbox",
+        "select_list",
+        "question_key",
+        "submit_button",
+        "horizontal_content_list",
+        "card_action",
+        "btn",
+        "content_item",
+        "mode",
+        "aspect_ratio",
+        "card_image",
+        "action_menu",
+        "action_list",
+    ];
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop_oneof![
+                Just(String::new()),
+                Just("button_interaction".to_owned()),
+                Just("vote_interaction".to_owned()),
+                Just("1".to_owned()),
+                ".{0,12}",
+            ]
+            .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::vec((proptest::sample::select(KEYS), inner), 0..6).prop_map(
+                    |kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                ),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_payload_is_answered_without_panic(payload in json_value(), safe in -1i64..4) {
+            for msgtype in [
+                "text", "image", "voice", "video", "file", "textcard", "news", "mpnews",
+                "markdown", "miniprogram_notice", "template_card", "interactive_taskcard",
+            ] {
+                for place in [ContentPlace::AppMessage, ContentPlace::AppChat, ContentPlace::MemberChat] {
+                    if let Ok(c) = validate_content(msgtype, &payload, safe, place) {
+                        prop_assert!(c.preview.chars().count() <= PREVIEW_CHARS);
+                        let again = validate_content(msgtype, &body(&c), safe, place);
+                        prop_assert_eq!(again.as_ref().ok(), Some(&c));
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn replace_button_accepts_any_object(payload in json_value(), name in "[a-z]{1,8}") {
+            let text = payload.to_string();
+            let out = card_replace_button(&text, &name);
+            prop_assert_eq!(out.is_ok(), payload.is_object());
+        }
+    }
+}
