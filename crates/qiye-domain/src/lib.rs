@@ -20,6 +20,7 @@ pub mod directory;
 pub mod ids;
 pub mod job;
 pub mod media;
+pub mod message;
 pub mod plan;
 pub mod ports;
 pub mod rate;

@@ -22,6 +22,9 @@ use crate::directory::{
 use crate::ids::{AgentId, CorpId, DeptId, UserId};
 use crate::job::ImportJob;
 use crate::media::MediaRecord;
+use crate::message::{
+    ConvId, ConvSummary, Conversation, Cursor, Draft, Entry, MsgId, NewConversation, PairKey, Seq,
+};
 use crate::plan::Plan;
 use crate::rate::CorpRateOverride;
 use crate::secret::{PasswordHash, SecretDigest, TokenString};
@@ -326,6 +329,7 @@ pub trait Store:
     + CallbackStore
     + JobStore
     + SessionStore
+    + MessageStore
     + Send
     + Sync
     + 'static
@@ -393,4 +397,111 @@ pub trait SessionStore: Send + Sync {
     /// by directory changes that rewrite them), so a node can cache the
     /// policy and reload it only when it changed.
     async fn policy_version(&self, corp: &CorpId) -> StoreResult<i64>;
+}
+
+/// One app message as the statistics see it: the entry in one member's app
+/// conversation, and when that member received and read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppDelivery {
+    /// The app.
+    pub agentid: AgentId,
+    /// The message's purpose.
+    pub kind: crate::message::MsgKind,
+    /// When it was sent (ms).
+    pub sent_at: i64,
+    /// When the member's client received it (ms).
+    pub delivered_at: Option<i64>,
+    /// When the member read it (ms).
+    pub read_at: Option<i64>,
+}
+
+/// Conversations, their entries and the members' cursors.
+///
+/// Invariants every implementation keeps:
+/// - [`MessageStore::append`] gives each entry the next sequence of its
+///   conversation inside the transaction that stores it: sequences have no
+///   gaps and no repeats, even with several writers (nodes) at once;
+/// - control entries take effect in the same transaction (a recall marks
+///   its target, a card update rewrites it, a roster change adds and
+///   removes members, an update renames);
+/// - a read cursor only moves forward, and never past the last entry.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Creates a conversation with its members; `Conflict` when its id or
+    /// pair key is taken.
+    async fn create_conversation(
+        &self,
+        corp: &CorpId,
+        conv: &NewConversation,
+        at: i64,
+    ) -> StoreResult<()>;
+    /// The conversation with this pair key, created empty when missing (two
+    /// callers racing get the same one).
+    async fn open_pair(&self, corp: &CorpId, key: &PairKey, at: i64) -> StoreResult<Conversation>;
+    /// A conversation with its members; `NotFound` in another corp.
+    async fn conversation(&self, corp: &CorpId, conv: &ConvId) -> StoreResult<Conversation>;
+    /// Commits entries in one transaction, each with the next sequence of
+    /// its conversation, in the order given; answers their sequences.
+    /// `NotFound` (and nothing stored) when a conversation does not exist.
+    async fn append(&self, drafts: &[Draft]) -> StoreResult<Vec<Seq>>;
+    /// Entries after `after`, oldest first, at most `limit`.
+    async fn entries(
+        &self,
+        corp: &CorpId,
+        conv: &ConvId,
+        after: Seq,
+        limit: u32,
+    ) -> StoreResult<Vec<Entry>>;
+    /// One entry; `NotFound` when there is none.
+    async fn entry(&self, corp: &CorpId, conv: &ConvId, seq: Seq) -> StoreResult<Entry>;
+    /// Every entry of a message id (one per conversation it went to).
+    async fn entries_by_msgid(&self, corp: &CorpId, msgid: &MsgId) -> StoreResult<Vec<Entry>>;
+    /// A member's conversations, with their cursor and unread count.
+    async fn member_conversations(
+        &self,
+        corp: &CorpId,
+        user: &UserId,
+    ) -> StoreResult<Vec<ConvSummary>>;
+    /// Moves a member's read cursor forward to `seq` (clamped to the last
+    /// entry; never backwards) and answers where it is now. In an app
+    /// conversation the entries passed are marked read at `at`.
+    /// `NotFound` when the member is not in the conversation.
+    async fn advance_cursor(
+        &self,
+        corp: &CorpId,
+        conv: &ConvId,
+        user: &UserId,
+        seq: Seq,
+        at: i64,
+    ) -> StoreResult<Seq>;
+    /// Records that a member's client has received entries up to `seq` in
+    /// each conversation (for delivery statistics).
+    async fn mark_delivered(
+        &self,
+        corp: &CorpId,
+        user: &UserId,
+        upto: &[(ConvId, Seq)],
+        at: i64,
+    ) -> StoreResult<()>;
+    /// Every member's read cursor in a conversation.
+    async fn cursors(&self, corp: &CorpId, conv: &ConvId) -> StoreResult<Vec<Cursor>>;
+    /// Remembers that an app sent a request with this digest as `msgid`
+    /// until `until` (ms), unless a live one is remembered: then answers
+    /// that earlier msgid and remembers nothing (WeCom's duplicate check).
+    async fn remember_send(
+        &self,
+        corp: &CorpId,
+        agentid: AgentId,
+        digest: &str,
+        msgid: &MsgId,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<Option<MsgId>>;
+    /// App messages sent in `[from, to)` (ms), for statistics.
+    async fn app_deliveries(
+        &self,
+        corp: &CorpId,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<AppDelivery>>;
 }

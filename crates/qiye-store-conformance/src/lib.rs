@@ -9,10 +9,12 @@ use std::sync::Arc;
 mod access;
 mod directory;
 mod jobs;
+mod messages;
 
 pub use access::*;
 pub use directory::*;
 pub use jobs::*;
+pub use messages::*;
 
 use qiye_domain::app::{AppName, AppSettingsChange, NewApp};
 use qiye_domain::audit::{Actor, AuditRecord, Outcome};
@@ -63,7 +65,13 @@ macro_rules! conformance_tests {
             access_rules_are_isolated_per_corp,
             outbox_delivers_each_queue_in_order,
             jobs_are_claimed_once_per_lease,
-            media_expire_and_stay_in_their_corp
+            media_expire_and_stay_in_their_corp,
+            sequences_are_gap_free_under_concurrency,
+            pair_conversations_open_once,
+            cursors_move_forward_and_count_unread,
+            control_entries_take_effect,
+            conversations_are_isolated_per_corp,
+            duplicate_check_and_delivery_statistics
         );
     };
     (@each $open:expr; $($story:ident),* $(,)?) => {

@@ -16,6 +16,7 @@ use qiye_domain::ports::{DirectoryCommit, DirectoryStore, StoreError, StoreResul
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
+use crate::binds::{self, Bind};
 use crate::{Dialect, SqlStore, audit, callbacks};
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
@@ -198,10 +199,21 @@ async fn load(dialect: Dialect, conn: &mut AnyConnection, corp: &CorpId) -> Stor
     .fetch_all(&mut *conn)
     .await
     .map_err(map)?;
+    // Memberships carry no foreign keys on PostgreSQL (the directory writer
+    // keeps them whole); a row that names no department or member is
+    // refused here rather than silently dropped.
+    let known_depts: std::collections::HashSet<DeptId> = depts.iter().map(|d| d.id).collect();
     let mut by_user: std::collections::HashMap<String, Vec<Membership>> = Default::default();
     for r in memberships {
+        let dept = dept_id(r.dept_id)?;
+        if !known_depts.contains(&dept) {
+            return Err(corrupt(
+                "membership",
+                format!("{} is in no department {}", r.userid, r.dept_id),
+            ));
+        }
         by_user.entry(r.userid).or_default().push(Membership {
-            dept: dept_id(r.dept_id)?,
+            dept,
             order: order(r.sort_order),
             is_leader: r.is_leader != 0,
         });
@@ -251,6 +263,9 @@ async fn load(dialect: Dialect, conn: &mut AnyConnection, corp: &CorpId) -> Stor
             external_position: p.external_position,
             external_profile: p.external_profile,
         });
+    }
+    if let Some(orphan) = by_user.keys().next() {
+        return Err(corrupt("membership", format!("{orphan} is no member")));
     }
 
     let tag_rows: Vec<TagRow> = sqlx::query_as(
@@ -315,20 +330,7 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     async fn exec(&mut self, sql: &str, binds: Vec<Bind>) -> StoreResult<u64> {
-        let sql = self.dialect.sql(sql);
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s),
-                Bind::Int(i) => q.bind(i),
-                Bind::OptInt(i) => q.bind(i),
-            };
-        }
-        let done = q
-            .execute(&mut *self.conn)
-            .await
-            .map_err(|e| self.dialect.map_err(e))?;
-        Ok(done.rows_affected())
+        binds::exec(self.dialect, self.conn, sql, binds).await
     }
 
     /// The change rewrote visibility or field rule rows: cached policies
@@ -755,13 +757,6 @@ impl Writer<'_> {
     }
 }
 
-/// A bound parameter.
-enum Bind {
-    Text(String),
-    Int(i64),
-    OptInt(Option<i64>),
-}
-
 #[async_trait]
 impl DirectoryStore for SqlStore {
     async fn directory_version(&self, corp: &CorpId) -> StoreResult<i64> {
@@ -794,6 +789,7 @@ impl DirectoryStore for SqlStore {
     }
 
     async fn commit_directory(&self, commit: DirectoryCommit<'_>) -> StoreResult<i64> {
+        let t0 = std::time::Instant::now();
         let mut tx = self.begin_write().await?;
         let bumped = sqlx::query(&self.dialect.sql(
             "UPDATE corps SET dir_version = dir_version + 1 WHERE corp_id = $1 AND dir_version = $2",
@@ -844,7 +840,14 @@ impl DirectoryStore for SqlStore {
             audit::append(self.dialect, &mut tx, record).await?;
         }
         callbacks::enqueue_in(self.dialect, &mut tx, commit.corp, commit.outbox, commit.at).await?;
+        let t1 = t0.elapsed();
         tx.commit().await.map_err(|e| self.map_err(e))?;
+        eprintln!(
+            "TIMING commit_directory {} changes: writes {:?} total {:?}",
+            commit.changes.len(),
+            t1,
+            t0.elapsed()
+        );
         Ok(commit.expected_version + 1)
     }
 

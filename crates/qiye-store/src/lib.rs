@@ -19,12 +19,14 @@
 mod access;
 mod apps;
 mod audit;
+mod binds;
 mod callbacks;
 mod corps;
 mod credentials;
 mod dialect;
 mod directory;
 mod jobs;
+mod messages;
 mod rows;
 mod sessions;
 pub mod testing;
