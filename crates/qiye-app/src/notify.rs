@@ -200,7 +200,10 @@ mod tests {
         assert!(body.contains("sent you an urgent message in 示例科技"));
         assert_eq!(body.matches("服务器宕机，速回").count(), 2);
         assert_eq!(body.matches(URL).count(), 2);
-        assert_eq!(sms, format!("【示例科技】加急 张三：服务器宕机，速回 {URL}"));
+        assert_eq!(
+            sms,
+            format!("【示例科技】加急 张三：服务器宕机，速回 {URL}")
+        );
         assert!(sms.chars().count() <= SMS_MAX_CHARS);
     }
 
@@ -230,7 +233,8 @@ mod tests {
 
     #[test]
     fn long_names_are_cut_so_the_sms_still_fits_and_says_something() {
-        let (_, _, sms) = urgent_notice(&"很长的公司名".repeat(20), &"名".repeat(50), "开会", 1, URL);
+        let (_, _, sms) =
+            urgent_notice(&"很长的公司名".repeat(20), &"名".repeat(50), "开会", 1, URL);
         assert!(sms.chars().count() <= SMS_MAX_CHARS, "{sms}");
         assert!(sms.contains("开会"));
         assert!(sms.contains("加急"));

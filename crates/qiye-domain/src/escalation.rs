@@ -147,19 +147,34 @@ mod tests {
     }
 
     #[rstest]
-    #[case(policy(59, 300, 1, true, false), EscalationError::FirstAfterOutOfRange(59))]
-    #[case(policy(0, 300, 1, true, false), EscalationError::FirstAfterOutOfRange(0))]
+    #[case(
+        policy(59, 300, 1, true, false),
+        EscalationError::FirstAfterOutOfRange(59)
+    )]
+    #[case(
+        policy(0, 300, 1, true, false),
+        EscalationError::FirstAfterOutOfRange(0)
+    )]
     #[case(
         policy(86_401, 300, 1, true, false),
         EscalationError::FirstAfterOutOfRange(86_401)
     )]
-    #[case(policy(60, 299, 1, true, false), EscalationError::RepeatEveryOutOfRange(299))]
+    #[case(
+        policy(60, 299, 1, true, false),
+        EscalationError::RepeatEveryOutOfRange(299)
+    )]
     #[case(
         policy(60, 86_401, 1, true, false),
         EscalationError::RepeatEveryOutOfRange(86_401)
     )]
-    #[case(policy(60, 300, 0, true, false), EscalationError::MaxAttemptsOutOfRange(0))]
-    #[case(policy(60, 300, 11, true, false), EscalationError::MaxAttemptsOutOfRange(11))]
+    #[case(
+        policy(60, 300, 0, true, false),
+        EscalationError::MaxAttemptsOutOfRange(0)
+    )]
+    #[case(
+        policy(60, 300, 11, true, false),
+        EscalationError::MaxAttemptsOutOfRange(11)
+    )]
     #[case(policy(60, 300, 1, false, false), EscalationError::NoChannel)]
     fn out_of_range_policies_are_refused(
         #[case] p: EscalationPolicy,
