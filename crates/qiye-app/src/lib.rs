@@ -16,6 +16,7 @@ pub mod error;
 pub mod jobs;
 pub mod limits;
 pub mod media;
+pub mod notify;
 mod password;
 pub mod session;
 

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod corp;
 pub mod credential;
 pub mod directory;
+pub mod escalation;
 pub mod ids;
 pub mod job;
 pub mod media;

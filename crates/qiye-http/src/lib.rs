@@ -17,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod metrics;
+pub mod notify;
 pub mod ops;
 
 use std::sync::Arc;
