@@ -789,7 +789,6 @@ impl DirectoryStore for SqlStore {
     }
 
     async fn commit_directory(&self, commit: DirectoryCommit<'_>) -> StoreResult<i64> {
-        let t0 = std::time::Instant::now();
         let mut tx = self.begin_write().await?;
         let bumped = sqlx::query(&self.dialect.sql(
             "UPDATE corps SET dir_version = dir_version + 1 WHERE corp_id = $1 AND dir_version = $2",
@@ -840,14 +839,7 @@ impl DirectoryStore for SqlStore {
             audit::append(self.dialect, &mut tx, record).await?;
         }
         callbacks::enqueue_in(self.dialect, &mut tx, commit.corp, commit.outbox, commit.at).await?;
-        let t1 = t0.elapsed();
         tx.commit().await.map_err(|e| self.map_err(e))?;
-        eprintln!(
-            "TIMING commit_directory {} changes: writes {:?} total {:?}",
-            commit.changes.len(),
-            t1,
-            t0.elapsed()
-        );
         Ok(commit.expected_version + 1)
     }
 
