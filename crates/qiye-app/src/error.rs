@@ -130,6 +130,12 @@ pub enum AppError {
     /// A member's sign-in or session was refused.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// A conversation request broke a rule.
+    #[error(transparent)]
+    Conversation(#[from] qiye_domain::message::ConversationError),
+    /// A message request cannot be done.
+    #[error(transparent)]
+    Message(#[from] qiye_domain::message::MessageError),
     /// The callback URL did not pass verification.
     #[error("callback URL verification failed: {0}")]
     CallbackUnreachable(String),

@@ -16,6 +16,7 @@ pub mod error;
 pub mod jobs;
 pub mod limits;
 pub mod media;
+pub mod messaging;
 pub mod notify;
 mod password;
 pub mod session;
@@ -81,6 +82,8 @@ pub struct Services {
     export_wire: Option<Arc<dyn jobs::ExportWire>>,
     /// Where media bytes live.
     media_dir: Option<PathBuf>,
+    /// Messaging state: live connections, the message writer, caches.
+    messaging: messaging::Messaging,
     /// Wakes the job runner when a job is submitted.
     job_signal: tokio::sync::Notify,
     /// Bumped before every invalidation, so a read that raced an
@@ -126,6 +129,7 @@ impl Services {
             callback_wire: None,
             export_wire: None,
             media_dir: config.media_dir,
+            messaging: messaging::Messaging::default(),
             job_signal: tokio::sync::Notify::new(),
             cache_generation: AtomicU64::new(0),
             dummy_password_hash: std::sync::OnceLock::new(),

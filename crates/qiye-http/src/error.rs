@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use qiye_app::{AppError, AuthError, SessionError};
 use qiye_domain::app::AppFieldError;
 use qiye_domain::ids::IdError;
+use qiye_domain::message::{ConversationError, MessageError};
 use qiye_wecom::ErrCode;
 use qiye_wecom::wire::WireError;
 
@@ -84,6 +85,8 @@ impl From<AppError> for ApiError {
             AppError::Dir(dir) => dir_errcode(dir),
             AppError::CallbackUnreachable(_) => ErrCode::InvalidCallbackUrl,
             AppError::Media(media) => table_code(media.errcode()),
+            AppError::Conversation(c) => conversation_errcode(c),
+            AppError::Message(m) => message_errcode(m),
             AppError::Job(job) => table_code(job.errcode()),
             AppError::Store(cause) => {
                 tracing::error!(%cause, "storage failure");
@@ -103,6 +106,39 @@ impl From<AppError> for ApiError {
 /// also written into job results), the table must hold it.
 fn table_code(code: i64) -> ErrCode {
     ErrCode::from_code(code).unwrap_or(ErrCode::InvalidParameter)
+}
+
+/// A conversation refusal's errcode (WeCom's `appchat` codes where they
+/// exist).
+fn conversation_errcode(err: &ConversationError) -> ErrCode {
+    match err {
+        ConversationError::NotFound | ConversationError::NotMember => ErrCode::ChatNotFound,
+        ConversationError::InvalidId | ConversationError::Exists(_) => ErrCode::InvalidChatId,
+        ConversationError::TooManyMembers | ConversationError::TooFewMembers => {
+            ErrCode::InvalidChatMemberCount
+        }
+        ConversationError::SelfConversation | ConversationError::UnknownMember(_) => {
+            ErrCode::InvalidChatMember
+        }
+        ConversationError::NotOwner => ErrCode::NotChatCreator,
+        ConversationError::InvalidName | ConversationError::WrongKind => ErrCode::InvalidParameter,
+    }
+}
+
+/// A messaging refusal's errcode.
+fn message_errcode(err: &MessageError) -> ErrCode {
+    match err {
+        MessageError::NoRecipient => ErrCode::NoRecipient,
+        MessageError::UnknownMedia(_) => ErrCode::InvalidMediaId,
+        MessageError::UnknownMessage
+        | MessageError::RecallWindowPassed
+        | MessageError::NotRecallable
+        | MessageError::InvalidResponseCode
+        | MessageError::NotUrgent => ErrCode::InvalidParameter,
+        MessageError::InvalidCardAction(_) => ErrCode::InvalidRequestParameter,
+        MessageError::NotSender | MessageError::AppChatNeedsWholeCorp => ErrCode::NoPrivilege,
+        MessageError::OtherAppsChat => ErrCode::NotChatCreator,
+    }
 }
 
 /// A directory refusal's errcode.

@@ -31,6 +31,15 @@ impl MsgId {
         Self(id)
     }
 
+    /// The id of a member's message that the client named `client_id`:
+    /// the same for every retry of that send, so a replayed request finds
+    /// the message it already made instead of making another.
+    pub fn for_client(corp: &CorpId, sender: &UserId, client_id: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{corp}/{sender}/{client_id}").as_bytes());
+        Self(hex::encode(digest)[..MSGID_LEN].to_owned())
+    }
+
     /// An id read back from storage or given by a client; `None` unless it
     /// is 1-64 letters, digits, `_` or `-`.
     pub fn parse(raw: &str) -> Option<Self> {
@@ -293,6 +302,18 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_msgids_are_stable_per_sender() {
+        let corp = CorpId::parse("ww0123456789abcdef").unwrap();
+        let a = UserId::parse("alice").unwrap();
+        let b = UserId::parse("bob").unwrap();
+        let id = MsgId::for_client(&corp, &a, "c-1");
+        assert_eq!(id, MsgId::for_client(&corp, &a, "c-1"));
+        assert_ne!(id, MsgId::for_client(&corp, &b, "c-1"));
+        assert_ne!(id, MsgId::for_client(&corp, &a, "c-2"));
+        assert_eq!(MsgId::parse(id.as_str()), Some(id));
+    }
 
     #[test]
     fn msgids_round_trip() {

@@ -19,6 +19,7 @@
 
 mod conversation;
 mod entry;
+mod error;
 
 pub use conversation::{
     ConvId, ConvKind, ConvSummary, Conversation, ConversationError, Cursor, GROUP_MAX_MEMBERS,
@@ -27,3 +28,4 @@ pub use conversation::{
 pub use entry::{
     CardFacts, Content, Draft, Entry, EntryBody, MsgId, MsgKind, Priority, Sender, Seq,
 };
+pub use error::{MessageError, RECALL_WINDOW_MS};

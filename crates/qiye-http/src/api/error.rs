@@ -26,10 +26,12 @@ pub fn status_of(code: ErrCode) -> StatusCode {
         ErrCode::NoPrivilege
         | ErrCode::ApiForbidden
         | ErrCode::PasswordChangeRequired
-        | ErrCode::MemberDisabled => StatusCode::FORBIDDEN,
+        | ErrCode::MemberDisabled
+        | ErrCode::NotChatCreator => StatusCode::FORBIDDEN,
         ErrCode::DepartmentNotFound
         | ErrCode::UserIdNotFound
         | ErrCode::InvalidTagId
+        | ErrCode::ChatNotFound
         | ErrCode::ApiNotFound => StatusCode::NOT_FOUND,
         ErrCode::DepartmentExists
         | ErrCode::UserIdExists

@@ -62,7 +62,9 @@ CREATE TABLE entries (
     PRIMARY KEY (corp_id, conv_id, seq),
     FOREIGN KEY (corp_id, conv_id) REFERENCES conversations (corp_id, conv_id)
 ) STRICT;
-CREATE INDEX entries_by_msgid ON entries (corp_id, msgid);
+-- A msgid is unique per conversation: a member's retried send (same
+-- client id, same msgid) is refused instead of stored twice.
+CREATE UNIQUE INDEX entries_by_msgid ON entries (corp_id, msgid, conv_id);
 CREATE INDEX app_entries_by_time ON entries (corp_id, at) WHERE sender_kind = 'app';
 
 -- WeCom's duplicate check: the digest of a message/send request and the
