@@ -12,6 +12,7 @@
 pub mod api;
 pub mod callback;
 pub mod cgi;
+pub mod content;
 pub mod envelope;
 pub mod error;
 pub mod export;

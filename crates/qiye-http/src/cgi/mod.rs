@@ -3,8 +3,10 @@
 //! input, then calls one use case.
 
 mod agent;
+mod appchat;
 pub(crate) mod directory;
 pub(crate) mod media;
+mod message;
 mod token;
 
 use std::future::Future;
@@ -122,6 +124,12 @@ pub fn routes() -> Router<AppState> {
             cgi_post(media::upload).layer(DefaultBodyLimit::max(media::MAX_UPLOAD_BODY)),
         )
         .route("/media/get", cgi_get(media::get))
+        .route("/message/send", cgi_post(message::send))
+        .route("/message/recall", cgi_post(message::recall))
+        .route("/appchat/create", cgi_post(appchat::create))
+        .route("/appchat/update", cgi_post(appchat::update))
+        .route("/appchat/get", cgi_get(appchat::get))
+        .route("/appchat/send", cgi_post(appchat::send))
 }
 
 /// Runs a mutation and, when it fails, appends the failure to the audit log

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::extract::Caller;
 
 /// Authenticates and builds the directory caller.
-async fn dir_caller(
+pub(crate) async fn dir_caller(
     state: &AppState,
     caller: &Caller,
     api: &'static str,
