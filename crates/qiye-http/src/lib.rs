@@ -45,6 +45,8 @@ pub struct AppState {
     pub services: Arc<Services>,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
+    /// The WebSocket gateway's limits and per-address counts.
+    pub gateway: Arc<api::ws::Gateway>,
 }
 
 fn panic_reply(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {

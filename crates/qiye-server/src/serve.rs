@@ -79,6 +79,7 @@ impl LocalServer {
         let state = AppState {
             services,
             metrics: Arc::new(Metrics::default()),
+            gateway: Arc::default(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve_http(listener, router(state), async move {
@@ -220,6 +221,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         services: Arc::clone(&services),
         metrics: Arc::clone(&metrics),
+        gateway: Arc::default(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use qiye_domain::ids::UserId;
 use qiye_domain::message::{
-    Content, ConvId, ConvKind, ConvSummary, Conversation, ConversationError, Draft, Entry,
+    Content, ConvId, ConvKind, ConvSummary, Conversation, ConversationError, Cursor, Draft, Entry,
     EntryBody, MessageError, MsgId, MsgKind, NewConversation, PairKey, Priority,
     RECALL_WINDOW_MS, Sender, Seq,
 };
@@ -65,6 +65,19 @@ impl Services {
         } else {
             Err(ConversationError::NotFound.into())
         }
+    }
+
+    /// A conversation the member is in, read fresh (its last sequence now),
+    /// with every member's read cursor.
+    pub async fn conversation_detail(
+        &self,
+        who: &SignedInMember,
+        conv: &ConvId,
+    ) -> AppResult<(Conversation, Vec<Cursor>)> {
+        self.conversation(who, conv).await?;
+        let fresh = self.store.conversation(who.corp(), conv).await?;
+        let cursors = self.store.cursors(who.corp(), conv).await?;
+        Ok((fresh, cursors))
     }
 
     /// Refuses members the caller cannot see in the directory.
@@ -277,6 +290,19 @@ impl Services {
                 .await?;
         }
         Ok(entries)
+    }
+
+    /// Records that the member's client received entries (pushed on a live
+    /// connection) up to these sequences, for the delivery statistics.
+    pub async fn record_delivery(
+        &self,
+        who: &SignedInMember,
+        upto: &[(ConvId, Seq)],
+    ) -> AppResult<()> {
+        Ok(self
+            .store
+            .mark_delivered(who.corp(), who.userid(), upto, self.clock.now_millis())
+            .await?)
     }
 
     /// Moves the member's read cursor to `seq` and tells the other members

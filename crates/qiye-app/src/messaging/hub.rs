@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
+use bytes::Bytes;
 use qiye_domain::ids::{CorpId, UserId};
 use qiye_domain::message::{ConvId, Entry, Seq};
 use tokio::sync::{Notify, mpsc};
@@ -52,7 +53,7 @@ pub struct Push {
     pub event: PushEvent,
     /// The event's wire form, rendered by the first connection that sends
     /// it and shared by the others.
-    encoded: OnceLock<Arc<str>>,
+    encoded: OnceLock<Bytes>,
 }
 
 impl Push {
@@ -66,10 +67,10 @@ impl Push {
         }
     }
 
-    /// The wire form, rendered once by `render`.
-    pub fn encoded(&self, render: impl FnOnce(&PushEvent) -> String) -> Arc<str> {
+    /// The wire form, rendered once by `render` (cloning it is cheap).
+    pub fn encoded(&self, render: impl FnOnce(&PushEvent) -> String) -> Bytes {
         self.encoded
-            .get_or_init(|| Arc::from(render(&self.event)))
+            .get_or_init(|| Bytes::from(render(&self.event)))
             .clone()
     }
 }
@@ -256,6 +257,15 @@ impl Hub {
         done
     }
 
+    /// A member's live connections on this node.
+    pub fn connections_of(&self, corp: &CorpId, userid: &UserId) -> usize {
+        let members = self.members.read().unwrap_or_else(|e| e.into_inner());
+        members
+            .get(corp)
+            .and_then(|users| users.get(userid))
+            .map_or(0, Vec::len)
+    }
+
     /// Whether a member has a live connection on this node.
     pub fn is_online(&self, corp: &CorpId, userid: &UserId) -> bool {
         let members = self.members.read().unwrap_or_else(|e| e.into_inner());
@@ -326,6 +336,7 @@ mod tests {
         assert!(a2.events.try_recv().is_ok());
         assert!(b.events.try_recv().is_err());
         assert_eq!(hub.connection_count(), 3);
+        assert_eq!(hub.connections_of(&corp(), &user("alice")), 2);
         drop(b);
         assert_eq!(hub.connection_count(), 2);
         assert!(!hub.is_online(&corp(), &user("bob")));
@@ -384,7 +395,7 @@ mod tests {
                 renders += 1;
                 "x".to_owned()
             });
-            assert_eq!(&*s, "x");
+            assert_eq!(&s[..], b"x");
         }
         assert_eq!(renders, 1);
     }

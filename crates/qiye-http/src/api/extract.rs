@@ -23,7 +23,7 @@ use crate::extract::{MAX_JSON_BODY, client_ip};
 pub const SESSION_COOKIE: &str = "qiye_session";
 
 /// The session token of a request: `Authorization: Bearer`, else the cookie.
-fn presented_token(parts: &Parts) -> Option<String> {
+pub(crate) fn presented_token(parts: &Parts) -> Option<String> {
     let bearer = parts
         .headers
         .get(header::AUTHORIZATION)

@@ -9,12 +9,14 @@
 //! use case and convert; the rules live in `qiye-app` and `qiye-domain`.
 
 pub mod admin;
+pub mod chat;
 pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod me;
 pub mod session;
 pub mod wire;
+pub mod ws;
 
 use axum::Router;
 use axum::extract::Request;
@@ -40,6 +42,8 @@ use error::V1Error;
         admin::members::delete, admin::members::reset_password,
         admin::rules::list, admin::rules::get_visibility, admin::rules::put_visibility, admin::rules::delete_visibility,
         admin::rules::get_field, admin::rules::put_field, admin::rules::delete_field,
+        chat::list, chat::open, chat::get, chat::change, chat::entries, chat::send, chat::read,
+        chat::receipts, chat::recall, chat::sync, ws::connect,
     ),
     modifiers(&SessionAuth),
     security(("bearer" = []), ("cookie" = [])),
@@ -129,5 +133,23 @@ pub fn routes() -> Router<AppState> {
                 .put(rules::put_field)
                 .delete(rules::delete_field),
         )
+        .route("/conversations", get(chat::list).post(chat::open))
+        .route(
+            "/conversations/{id}",
+            get(chat::get).patch(chat::change),
+        )
+        .route("/conversations/{id}/entries", get(chat::entries))
+        .route("/conversations/{id}/messages", post(chat::send))
+        .route("/conversations/{id}/read", post(chat::read))
+        .route(
+            "/conversations/{id}/entries/{seq}/receipts",
+            get(chat::receipts),
+        )
+        .route(
+            "/conversations/{id}/entries/{seq}/recall",
+            post(chat::recall),
+        )
+        .route("/sync", post(chat::sync))
+        .route("/ws", get(ws::connect))
         .method_not_allowed_fallback(method_not_allowed)
 }
