@@ -6,11 +6,13 @@
 
 mod common;
 
-use common::{Backend, TestApp, V1Reply};
-use qiye_app::directory::DirCaller;
+use common::{
+    Backend, NEW_PASSWORD, TestApp, V1Reply, dept, first_sign_in, member, operator, session_of,
+    sign_in,
+};
 use qiye_app::directory::admin::RuleEditor;
 use qiye_domain::audit::{Actor, Outcome};
-use qiye_domain::directory::{AdminRole, MemberFields, NewDept};
+use qiye_domain::directory::{AdminRole, MemberFields};
 use qiye_domain::ids::{CorpId, DeptId, UserId};
 use qiye_domain::plan::Plan;
 use qiye_domain::session::SESSION_IDLE_MS;
@@ -43,36 +45,6 @@ struct Corp {
     admin_token: String,
 }
 
-const NEW_PASSWORD: &str = "a-long-new-password";
-
-async fn sign_in(app: &TestApp, corp: &CorpId, login: &str, password: &str) -> V1Reply {
-    app.v1(
-        Method::POST,
-        "/session",
-        None,
-        Some(&json!({"corpid": corp.as_str(), "login": login, "password": password})),
-    )
-    .await
-}
-
-/// Signs in with a one-time password and changes it; returns the token.
-async fn first_sign_in(app: &TestApp, corp: &CorpId, userid: &str, one_time: &str) -> String {
-    let reply = sign_in(app, corp, userid, one_time).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.body["must_change_password"], true);
-    let token = reply.body["token"].as_str().unwrap().to_owned();
-    let changed = app
-        .v1(
-            Method::POST,
-            "/me/password",
-            Some(&token),
-            Some(&json!({"old": one_time, "new": NEW_PASSWORD})),
-        )
-        .await;
-    assert_eq!(changed.status, 204, "{}", changed.body);
-    token
-}
-
 async fn corp(app: &TestApp, name: &str) -> Corp {
     let created = app
         .services
@@ -82,52 +54,6 @@ async fn corp(app: &TestApp, name: &str) -> Corp {
     let id = created.corp.id.clone();
     let admin_token = first_sign_in(app, &id, "admin", created.admin_password.expose()).await;
     Corp { id, admin_token }
-}
-
-fn operator(corp: &CorpId) -> DirCaller {
-    DirCaller::operator(corp.clone(), Actor::System)
-}
-
-async fn dept(app: &TestApp, corp: &CorpId, id: i64, parent: i64, name: &str) {
-    app.services
-        .create_department(
-            &operator(corp),
-            NewDept {
-                id: Some(d(id)),
-                name: name.into(),
-                name_en: None,
-                parent: d(parent),
-                order: None,
-            },
-        )
-        .await
-        .unwrap();
-}
-
-async fn member(app: &TestApp, corp: &CorpId, userid: &str, depts: &[i64], mobile: &str) {
-    app.services
-        .create_member(
-            &operator(corp),
-            u(userid),
-            MemberFields {
-                name: Some(format!("{userid} name")),
-                mobile: (!mobile.is_empty()).then(|| mobile.to_owned()),
-                departments: Some(depts.iter().map(|x| d(*x)).collect()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-}
-
-/// A member's session, through an operator password reset and first sign-in.
-async fn session_of(app: &TestApp, corp: &CorpId, userid: &str) -> String {
-    let one_time = app
-        .services
-        .reset_password(&operator(corp), &u(userid))
-        .await
-        .unwrap();
-    first_sign_in(app, corp, userid, one_time.expose()).await
 }
 
 /// Corp(1) > Finance(2) > Payroll(3); Sales(4); Management(5).

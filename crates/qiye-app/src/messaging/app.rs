@@ -5,13 +5,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use qiye_domain::directory::Reach;
 use qiye_domain::directory::{Directory, Member, MemberStatus, Range, TagId};
 use qiye_domain::ids::{AgentId, DeptId, UserId};
 use qiye_domain::message::{
     Content, ConvId, ConvKind, Conversation, ConversationError, Draft, Entry, EntryBody,
     MessageError, MsgId, MsgKind, NewConversation, PairKey, Priority, RECALL_WINDOW_MS, Sender,
 };
-use qiye_domain::directory::Reach;
 use qiye_domain::ports::StoreError;
 
 use crate::Services;
@@ -166,7 +166,9 @@ impl Services {
         let app = Self::sending_app(caller, agentid)?;
         let corp = &caller.corp;
         let resolution = self
-            .dir_read(caller, |view| resolve(view.dir, &caller.reach, caller, &message.targets))
+            .dir_read(caller, |view| {
+                resolve(view.dir, &caller.reach, caller, &message.targets)
+            })
             .await?;
         if resolution.members.is_empty() {
             return Err(MessageError::NoRecipient.into());
@@ -222,11 +224,7 @@ impl Services {
 
     /// `message/recall`: recalls every copy of an app's message sent in
     /// the last 24 hours.
-    pub async fn recall_app_message(
-        &self,
-        caller: &DirCaller,
-        msgid: &str,
-    ) -> AppResult<usize> {
+    pub async fn recall_app_message(&self, caller: &DirCaller, msgid: &str) -> AppResult<usize> {
         let app = caller
             .app
             .ok_or_else(|| AppError::Forbidden("contacts-sync secret".into()))?;
@@ -359,8 +357,17 @@ impl Services {
                 return Err(ConversationError::UnknownMember(o.to_string()).into());
             }
         }
-        let added: Vec<UserId> = roster.iter().filter(|m| !conv.has_member(m)).cloned().collect();
-        let removed: Vec<UserId> = conv.members.iter().filter(|m| !roster.contains(m)).cloned().collect();
+        let added: Vec<UserId> = roster
+            .iter()
+            .filter(|m| !conv.has_member(m))
+            .cloned()
+            .collect();
+        let removed: Vec<UserId> = conv
+            .members
+            .iter()
+            .filter(|m| !roster.contains(m))
+            .cloned()
+            .collect();
         let owner = owner.or_else(|| {
             conv.owner
                 .as_ref()
@@ -374,7 +381,11 @@ impl Services {
                 removed,
             });
         }
-        let name = name.map(|n| n.chars().take(qiye_domain::message::GROUP_NAME_MAX_CHARS).collect());
+        let name = name.map(|n| {
+            n.chars()
+                .take(qiye_domain::message::GROUP_NAME_MAX_CHARS)
+                .collect()
+        });
         if name.is_some() || owner.is_some() {
             bodies.push(EntryBody::Updated { name, owner });
         }
@@ -399,7 +410,8 @@ impl Services {
             })
             .collect();
         let recipients = vec![audience; drafts.len()];
-        self.commit_entries(&caller.corp, drafts, recipients).await?;
+        self.commit_entries(&caller.corp, drafts, recipients)
+            .await?;
         Ok(())
     }
 

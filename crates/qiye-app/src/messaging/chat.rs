@@ -12,8 +12,8 @@ use std::sync::Arc;
 use qiye_domain::ids::UserId;
 use qiye_domain::message::{
     Content, ConvId, ConvKind, ConvSummary, Conversation, ConversationError, Cursor, Draft, Entry,
-    EntryBody, MessageError, MsgId, MsgKind, NewConversation, PairKey, Priority,
-    RECALL_WINDOW_MS, Sender, Seq,
+    EntryBody, MessageError, MsgId, MsgKind, NewConversation, PairKey, Priority, RECALL_WINDOW_MS,
+    Sender, Seq,
 };
 use qiye_domain::ports::StoreError;
 
@@ -251,7 +251,10 @@ impl Services {
         );
         let msgid = draft.msgid.clone();
         let recipients: Arc<[UserId]> = current.members.clone().into();
-        match self.commit_entries(who.corp(), vec![draft], vec![recipients]).await {
+        match self
+            .commit_entries(who.corp(), vec![draft], vec![recipients])
+            .await
+        {
             Ok(mut entries) => Ok(entries.remove(0)),
             Err(crate::AppError::Store(StoreError::Conflict(_))) if client_id.is_some() => {
                 // A replay: answer what the first attempt committed.
@@ -307,12 +310,7 @@ impl Services {
 
     /// Moves the member's read cursor to `seq` and tells the other members
     /// (read receipts). Answers where the cursor is now.
-    pub async fn mark_read(
-        &self,
-        who: &SignedInMember,
-        conv: &ConvId,
-        seq: Seq,
-    ) -> AppResult<Seq> {
+    pub async fn mark_read(&self, who: &SignedInMember, conv: &ConvId, seq: Seq) -> AppResult<Seq> {
         let current = self.conversation(who, conv).await?;
         let now = self
             .store
@@ -346,10 +344,14 @@ impl Services {
         seq: Seq,
     ) -> AppResult<Receipts> {
         self.conversation(who, conv).await?;
-        let entry = self.store.entry(who.corp(), conv, seq).await.map_err(|e| match e {
-            StoreError::NotFound => MessageError::UnknownMessage.into(),
-            other => crate::AppError::Store(other),
-        })?;
+        let entry = self
+            .store
+            .entry(who.corp(), conv, seq)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => MessageError::UnknownMessage.into(),
+                other => crate::AppError::Store(other),
+            })?;
         let sender = entry.sender.member().cloned();
         let cursors = self.store.cursors(who.corp(), conv).await?;
         let mut receipts = Receipts {
@@ -377,10 +379,14 @@ impl Services {
         seq: Seq,
     ) -> AppResult<Entry> {
         let current = self.conversation(who, conv).await?;
-        let entry = self.store.entry(who.corp(), conv, seq).await.map_err(|e| match e {
-            StoreError::NotFound => MessageError::UnknownMessage.into(),
-            other => crate::AppError::Store(other),
-        })?;
+        let entry = self
+            .store
+            .entry(who.corp(), conv, seq)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => MessageError::UnknownMessage.into(),
+                other => crate::AppError::Store(other),
+            })?;
         if entry.sender.member() != Some(who.userid()) {
             return Err(MessageError::NotSender.into());
         }
@@ -399,7 +405,11 @@ impl Services {
             None,
         );
         let mut done = self
-            .commit_entries(who.corp(), vec![draft], vec![current.members.clone().into()])
+            .commit_entries(
+                who.corp(),
+                vec![draft],
+                vec![current.members.clone().into()],
+            )
             .await?;
         Ok(done.remove(0))
     }
@@ -436,7 +446,12 @@ impl Services {
             });
         }
         self.store
-            .mark_delivered(who.corp(), who.userid(), &delivered, self.clock.now_millis())
+            .mark_delivered(
+                who.corp(),
+                who.userid(),
+                &delivered,
+                self.clock.now_millis(),
+            )
             .await?;
         Ok(out)
     }

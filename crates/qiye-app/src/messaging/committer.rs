@@ -18,8 +18,8 @@ use qiye_domain::message::{Draft, Entry};
 use qiye_domain::ports::{Store, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
-use super::hub::{Hub, Push, PushEvent};
 use super::FanOutBus;
+use super::hub::{Hub, Push, PushEvent};
 
 /// Most entries in one transaction.
 const MAX_BATCH: usize = 1024;

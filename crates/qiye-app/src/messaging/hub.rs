@@ -169,7 +169,12 @@ pub struct Hub {
 impl Hub {
     /// Registers a connection of a member with a queue of `capacity`
     /// events.
-    pub fn register(self: &Arc<Self>, corp: &CorpId, userid: &UserId, capacity: usize) -> Subscription {
+    pub fn register(
+        self: &Arc<Self>,
+        corp: &CorpId,
+        userid: &UserId,
+        capacity: usize,
+    ) -> Subscription {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(ConnectionState::default());
@@ -318,10 +323,14 @@ mod tests {
 
     fn push(to: &[&str]) -> Arc<Push> {
         let recipients: Arc<[UserId]> = to.iter().map(|u| user(u)).collect();
-        Arc::new(Push::new(corp(), recipients, PushEvent::Presence {
-            online: vec![],
-            offline: vec![],
-        }))
+        Arc::new(Push::new(
+            corp(),
+            recipients,
+            PushEvent::Presence {
+                online: vec![],
+                offline: vec![],
+            },
+        ))
     }
 
     #[tokio::test]
@@ -331,7 +340,13 @@ mod tests {
         let mut a2 = hub.register(&corp(), &user("alice"), 4);
         let mut b = hub.register(&corp(), &user("bob"), 4);
         let done = hub.deliver(&push(&["alice", "carol"]));
-        assert_eq!(done, Delivered { queued: 2, dropped: 0 });
+        assert_eq!(
+            done,
+            Delivered {
+                queued: 2,
+                dropped: 0
+            }
+        );
         assert!(a1.events.try_recv().is_ok());
         assert!(a2.events.try_recv().is_ok());
         assert!(b.events.try_recv().is_err());
@@ -352,11 +367,24 @@ mod tests {
         }
         assert!(!slow.state.is_dropped());
         let third = hub.deliver(&push(&["slow", "fast"]));
-        assert_eq!(third, Delivered { queued: 1, dropped: 1 });
+        assert_eq!(
+            third,
+            Delivered {
+                queued: 1,
+                dropped: 1
+            }
+        );
         assert!(slow.state.is_dropped());
         slow.state.dropped().await;
         let fourth = hub.deliver(&push(&["slow", "fast"]));
-        assert_eq!(fourth, Delivered { queued: 1, dropped: 0 }, "a dropped reader gets nothing more");
+        assert_eq!(
+            fourth,
+            Delivered {
+                queued: 1,
+                dropped: 0
+            },
+            "a dropped reader gets nothing more"
+        );
         let mut got = 0;
         while fast.events.try_recv().is_ok() {
             got += 1;

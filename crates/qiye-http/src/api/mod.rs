@@ -134,10 +134,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(rules::delete_field),
         )
         .route("/conversations", get(chat::list).post(chat::open))
-        .route(
-            "/conversations/{id}",
-            get(chat::get).patch(chat::change),
-        )
+        .route("/conversations/{id}", get(chat::get).patch(chat::change))
         .route("/conversations/{id}/entries", get(chat::entries))
         .route("/conversations/{id}/messages", post(chat::send))
         .route("/conversations/{id}/read", post(chat::read))

@@ -115,7 +115,11 @@ struct IpSlot {
 
 impl Drop for IpSlot {
     fn drop(&mut self) {
-        let mut per_ip = self.gateway.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let mut per_ip = self
+            .gateway
+            .per_ip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(n) = per_ip.get_mut(&self.ip) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -261,13 +265,24 @@ pub async fn connect(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let limits = &state.gateway.limits;
-    if state.services.hub().connections_of(who.corp(), who.userid()) >= limits.per_member {
-        return V1Error::new(ErrCode::ApiFreqOutOfLimit, "too many connections for this member")
-            .into_response();
+    if state
+        .services
+        .hub()
+        .connections_of(who.corp(), who.userid())
+        >= limits.per_member
+    {
+        return V1Error::new(
+            ErrCode::ApiFreqOutOfLimit,
+            "too many connections for this member",
+        )
+        .into_response();
     }
     let Some(slot) = state.gateway.admit(ip) else {
-        return V1Error::new(ErrCode::ApiFreqOutOfLimit, "too many connections from this address")
-            .into_response();
+        return V1Error::new(
+            ErrCode::ApiFreqOutOfLimit,
+            "too many connections from this address",
+        )
+        .into_response();
     };
     upgrade
         .read_buffer_size(SOCKET_BUFFER)

@@ -5,8 +5,8 @@ use qiye_domain::ids::UserId;
 use qiye_domain::message::ConvId;
 use qiye_wecom::ErrCode;
 use qiye_wecom::wire::message::{
-    AppChatInfo, AppChatSendRequest, CreateAppChatRequest, CreateAppChatResponse,
-    GetAppChatQuery, GetAppChatResponse, UpdateAppChatRequest, check_chatid,
+    AppChatInfo, AppChatSendRequest, CreateAppChatRequest, CreateAppChatResponse, GetAppChatQuery,
+    GetAppChatResponse, UpdateAppChatRequest, check_chatid,
 };
 use qiye_wecom::wire::{Empty, Envelope};
 
@@ -97,7 +97,11 @@ pub async fn get(
         chat_info: AppChatInfo {
             chatid: chat.id.to_string(),
             name: chat.name.clone(),
-            owner: chat.owner.as_ref().map(ToString::to_string).unwrap_or_default(),
+            owner: chat
+                .owner
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             userlist: chat.members.iter().map(ToString::to_string).collect(),
             chat_type: 0,
         },

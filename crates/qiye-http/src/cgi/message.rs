@@ -5,7 +5,9 @@ use qiye_app::messaging::{AppMessage, Targets};
 use qiye_domain::ids::AgentId;
 use qiye_domain::message::{MsgKind, Priority};
 use qiye_wecom::ErrCode;
-use qiye_wecom::wire::message::{ContentPlace, RecallRequest, SendMessageRequest, SendMessageResponse};
+use qiye_wecom::wire::message::{
+    ContentPlace, RecallRequest, SendMessageRequest, SendMessageResponse,
+};
 use qiye_wecom::wire::{Empty, Envelope};
 use sha2::{Digest, Sha256};
 
@@ -22,9 +24,19 @@ fn agent_id(raw: i64) -> Result<AgentId, ApiError> {
 
 /// The digest WeCom's duplicate check compares: everything that makes two
 /// sends the same message to the same people.
-fn send_digest(msgtype: &str, targets: &qiye_wecom::wire::message::Targets, body: &str, safe: i64) -> String {
+fn send_digest(
+    msgtype: &str,
+    targets: &qiye_wecom::wire::message::Targets,
+    body: &str,
+    safe: i64,
+) -> String {
     let mut h = Sha256::new();
-    for part in [msgtype, &targets.users.join("|"), &targets.parties.join("|"), &targets.tags.join("|")] {
+    for part in [
+        msgtype,
+        &targets.users.join("|"),
+        &targets.parties.join("|"),
+        &targets.tags.join("|"),
+    ] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -47,7 +59,10 @@ pub async fn send(
     let safe = body.safe()?;
     let duplicate_check = if body.enable_duplicate_check()? {
         let interval = u32::try_from(body.duplicate_check_interval()?).unwrap_or(u32::MAX);
-        Some((send_digest(&validated.msgtype, &targets, &validated.body, safe), interval))
+        Some((
+            send_digest(&validated.msgtype, &targets, &validated.body, safe),
+            interval,
+        ))
     } else {
         None
     };
@@ -58,18 +73,22 @@ pub async fn send(
     let content = content_of(validated, code.clone());
     let report = state
         .services
-        .send_app_message(&dir, agentid, AppMessage {
-            targets: Targets {
-                all: targets.all,
-                users: targets.users,
-                parties: targets.parties,
-                tags: targets.tags,
+        .send_app_message(
+            &dir,
+            agentid,
+            AppMessage {
+                targets: Targets {
+                    all: targets.all,
+                    users: targets.users,
+                    parties: targets.parties,
+                    tags: targets.tags,
+                },
+                content,
+                kind,
+                priority,
+                duplicate_check,
             },
-            content,
-            kind,
-            priority,
-            duplicate_check,
-        })
+        )
         .await?;
     Ok(Reply(Envelope::ok(SendMessageResponse {
         invaliduser: report.invalid_users,
@@ -89,6 +108,9 @@ pub async fn recall(
     WecomBody(body): WecomBody<RecallRequest>,
 ) -> Result<Reply<Empty>, ApiError> {
     let (_context, dir) = dir_caller(&state, &caller, "message/recall").await?;
-    state.services.recall_app_message(&dir, body.msgid()?).await?;
+    state
+        .services
+        .recall_app_message(&dir, body.msgid()?)
+        .await?;
     Ok(Reply(Envelope::ok(Empty {})))
 }

@@ -415,3 +415,95 @@ pub async fn v1_reply(response: reqwest::Response) -> V1Reply {
         body,
     }
 }
+
+// ---- members and their sessions (the /api/v1 suites) ----
+
+use qiye_app::directory::DirCaller;
+use qiye_domain::directory::{MemberFields, NewDept};
+use qiye_domain::ids::{DeptId, UserId};
+use reqwest::Method;
+use serde_json::json;
+
+fn d(id: i64) -> DeptId {
+    DeptId::new(id).unwrap()
+}
+
+fn u(id: &str) -> UserId {
+    UserId::parse(id).unwrap()
+}
+
+pub const NEW_PASSWORD: &str = "a-long-new-password";
+
+pub async fn sign_in(app: &TestApp, corp: &CorpId, login: &str, password: &str) -> V1Reply {
+    app.v1(
+        Method::POST,
+        "/session",
+        None,
+        Some(&json!({"corpid": corp.as_str(), "login": login, "password": password})),
+    )
+    .await
+}
+
+/// Signs in with a one-time password and changes it; returns the token.
+pub async fn first_sign_in(app: &TestApp, corp: &CorpId, userid: &str, one_time: &str) -> String {
+    let reply = sign_in(app, corp, userid, one_time).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["must_change_password"], true);
+    let token = reply.body["token"].as_str().unwrap().to_owned();
+    let changed = app
+        .v1(
+            Method::POST,
+            "/me/password",
+            Some(&token),
+            Some(&json!({"old": one_time, "new": NEW_PASSWORD})),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.body);
+    token
+}
+
+pub fn operator(corp: &CorpId) -> DirCaller {
+    DirCaller::operator(corp.clone(), Actor::System)
+}
+
+pub async fn dept(app: &TestApp, corp: &CorpId, id: i64, parent: i64, name: &str) {
+    app.services
+        .create_department(
+            &operator(corp),
+            NewDept {
+                id: Some(d(id)),
+                name: name.into(),
+                name_en: None,
+                parent: d(parent),
+                order: None,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+pub async fn member(app: &TestApp, corp: &CorpId, userid: &str, depts: &[i64], mobile: &str) {
+    app.services
+        .create_member(
+            &operator(corp),
+            u(userid),
+            MemberFields {
+                name: Some(format!("{userid} name")),
+                mobile: (!mobile.is_empty()).then(|| mobile.to_owned()),
+                departments: Some(depts.iter().map(|x| d(*x)).collect()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// A member's session, through an operator password reset and first sign-in.
+pub async fn session_of(app: &TestApp, corp: &CorpId, userid: &str) -> String {
+    let one_time = app
+        .services
+        .reset_password(&operator(corp), &u(userid))
+        .await
+        .unwrap();
+    first_sign_in(app, corp, userid, one_time.expose()).await
+}

@@ -21,8 +21,8 @@ use crate::AppState;
 use crate::content::content_of;
 use wire::{
     ChangeConversationRequest, ConversationDetail, ConversationView, ConversationsResponse,
-    EntriesQuery, EntriesResponse, EntryView, OpenConversationRequest, ReadRequest,
-    ReadResponse, ReceiptsView, SendRequest, SyncRequest, SyncResponse, SyncedView,
+    EntriesQuery, EntriesResponse, EntryView, OpenConversationRequest, ReadRequest, ReadResponse,
+    ReceiptsView, SendRequest, SyncRequest, SyncResponse, SyncedView,
 };
 
 /// Entries per conversation in a sync unless the client asks otherwise.
@@ -53,8 +53,12 @@ pub(crate) async fn send_message(
     let validated = validate_content(&req.msgtype, &payload, 0, ContentPlace::MemberChat)?;
     let priority = match req.priority.as_deref() {
         None => Priority::Normal,
-        Some(p) => Priority::parse(p)
-            .ok_or_else(|| V1Error::new(ErrCode::InvalidRequestParameter, format!("priority \"{p}\"")))?,
+        Some(p) => Priority::parse(p).ok_or_else(|| {
+            V1Error::new(
+                ErrCode::InvalidRequestParameter,
+                format!("priority \"{p}\""),
+            )
+        })?,
     };
     if let Some(id) = &req.client_id {
         if id.is_empty() || id.len() > MAX_CLIENT_ID {
@@ -97,14 +101,21 @@ pub(crate) async fn run_sync(
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "chat",
     responses((status = 200, body = ConversationsResponse)))]
 #[tracing::instrument(skip_all)]
-pub async fn list(State(state): State<AppState>, Member(who): Member) -> V1Result<Json<ConversationsResponse>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Member(who): Member,
+) -> V1Result<Json<ConversationsResponse>> {
     let list = state.services.conversations(&who).await?;
     Ok(Json(ConversationsResponse {
         conversations: list.iter().map(ConversationView::from).collect(),
     }))
 }
 
-async fn detail(state: &AppState, who: &SignedInMember, conv: &ConvId) -> V1Result<ConversationDetail> {
+async fn detail(
+    state: &AppState,
+    who: &SignedInMember,
+    conv: &ConvId,
+) -> V1Result<ConversationDetail> {
     let (conversation, cursors) = state.services.conversation_detail(who, conv).await?;
     Ok(ConversationDetail::new(&conversation, &cursors))
 }
@@ -172,7 +183,13 @@ pub async fn change(
     let conv = conv_param(&id)?;
     let entries = state
         .services
-        .change_group(&who, &conv, users(&body.add)?, users(&body.remove)?, body.name)
+        .change_group(
+            &who,
+            &conv,
+            users(&body.add)?,
+            users(&body.remove)?,
+            body.name,
+        )
         .await?;
     Ok(Json(EntriesResponse {
         entries: entries.iter().map(EntryView::from).collect(),
@@ -193,7 +210,12 @@ pub async fn entries(
     let conv = conv_param(&id)?;
     let list = state
         .services
-        .entries(&who, &conv, q.after.unwrap_or(0), q.limit.unwrap_or(DEFAULT_PAGE))
+        .entries(
+            &who,
+            &conv,
+            q.after.unwrap_or(0),
+            q.limit.unwrap_or(DEFAULT_PAGE),
+        )
         .await?;
     Ok(Json(EntriesResponse {
         entries: list.iter().map(EntryView::from).collect(),
@@ -243,7 +265,9 @@ pub async fn receipts(
     Path((id, seq)): Path<(String, u64)>,
 ) -> V1Result<Json<ReceiptsView>> {
     let conv = conv_param(&id)?;
-    Ok(Json(state.services.receipts(&who, &conv, seq).await?.into()))
+    Ok(Json(
+        state.services.receipts(&who, &conv, seq).await?.into(),
+    ))
 }
 
 /// Recalls the member's own message (within 24 hours).

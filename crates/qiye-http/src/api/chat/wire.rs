@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 
 use qiye_app::messaging::{Receipts, SyncedConversation};
-use qiye_domain::message::{
-    ConvKind, ConvSummary, Conversation, Cursor, Entry, EntryBody, Sender,
-};
+use qiye_domain::message::{ConvKind, ConvSummary, Conversation, Cursor, Entry, EntryBody, Sender};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
