@@ -5,6 +5,8 @@
 
 #![allow(dead_code, missing_docs)]
 
+pub mod process;
+
 use std::sync::Arc;
 
 use qiye_app::Services;
