@@ -20,6 +20,9 @@ use qiye_domain::message::{ConvId, Entry, Seq};
 use tokio::sync::{Notify, mpsc};
 
 /// What is pushed to members' connections.
+// Events travel inside an `Arc<Push>`, allocated once per event: boxing the
+// large variant would add a second allocation and save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushEvent {
     /// A committed entry of a conversation.

@@ -189,7 +189,7 @@ enum ReplyFrame {
     Ack {
         id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        entry: Option<EntryView>,
+        entry: Option<Box<EntryView>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         read_seq: Option<Seq>,
     },
@@ -210,7 +210,7 @@ enum ReplyFrame {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum PushFrame<'a> {
     Entry {
-        entry: EntryView,
+        entry: Box<EntryView>,
     },
     Read {
         conv: &'a str,
@@ -227,7 +227,7 @@ enum PushFrame<'a> {
 fn render_push(event: &PushEvent) -> String {
     let frame = match event {
         PushEvent::Entry(e) => PushFrame::Entry {
-            entry: EntryView::from(e),
+            entry: Box::new(EntryView::from(e)),
         },
         PushEvent::Read { conv, userid, seq } => PushFrame::Read {
             conv: conv.as_str(),
@@ -471,7 +471,7 @@ async fn answer(state: &AppState, who: &SignedInMember, text: &str) -> ReplyFram
             match result {
                 Ok(entry) => ReplyFrame::Ack {
                     id: Some(id),
-                    entry: Some(EntryView::from(&entry)),
+                    entry: Some(Box::new(EntryView::from(&entry))),
                     read_seq: None,
                 },
                 Err(e) => error_frame(Some(id), e),
