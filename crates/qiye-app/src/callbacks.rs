@@ -41,6 +41,13 @@ pub trait CallbackWire: Send + Sync + 'static {
         errcode: i64,
         errmsg: &str,
     ) -> Option<(String, String)>;
+    /// The `template_card_event` of a member's click on an app's card.
+    fn card_event(
+        &self,
+        corp: &CorpId,
+        create_time_secs: i64,
+        click: &CardEvent<'_>,
+    ) -> (String, String);
     /// Encrypts `payload` for the app and POSTs it to its URL; `Ok` when the
     /// receiver answered with a 2xx status within the timeout.
     async fn deliver(
@@ -52,6 +59,26 @@ pub trait CallbackWire: Send + Sync + 'static {
     ) -> Result<(), String>;
     /// The echostr handshake: `Ok` when the URL echoes the plaintext.
     async fn verify(&self, corp: &CorpId, config: &CallbackConfig) -> Result<(), String>;
+}
+
+/// A member's click on (or submission of) a template card, for the app's
+/// callback.
+#[derive(Debug, Clone)]
+pub struct CardEvent<'a> {
+    /// The app that sent the card.
+    pub agentid: AgentId,
+    /// Who clicked.
+    pub userid: &'a str,
+    /// The card's `task_id`.
+    pub task_id: &'a str,
+    /// The card's `card_type`.
+    pub card_type: &'a str,
+    /// The button, submit or menu key.
+    pub key: &'a str,
+    /// The new `response_code` for updating the card.
+    pub response_code: &'a str,
+    /// The answers: question key and chosen option ids.
+    pub selected: &'a [(String, Vec<String>)],
 }
 
 /// An app that wants events, with what it may see.

@@ -456,6 +456,15 @@ pub trait MessageStore: Send + Sync {
     async fn entry(&self, corp: &CorpId, conv: &ConvId, seq: Seq) -> StoreResult<Entry>;
     /// Every entry of a message id (one per conversation it went to).
     async fn entries_by_msgid(&self, corp: &CorpId, msgid: &MsgId) -> StoreResult<Vec<Entry>>;
+    /// The template card copies whose live `response_code` is `code`.
+    async fn entries_by_response_code(&self, corp: &CorpId, code: &str) -> StoreResult<Vec<Entry>>;
+    /// Sets (or with `None` clears) the live `response_code` of card copies.
+    async fn set_response_code(
+        &self,
+        corp: &CorpId,
+        entries: &[(ConvId, Seq)],
+        code: Option<&str>,
+    ) -> StoreResult<()>;
     /// A member's conversations, with their cursor and unread count.
     async fn member_conversations(
         &self,

@@ -430,6 +430,38 @@ impl CallbackWire for WecomCallbackWire {
         ))
     }
 
+    fn card_event(
+        &self,
+        corp: &CorpId,
+        create_time_secs: i64,
+        click: &qiye_app::callbacks::CardEvent<'_>,
+    ) -> (String, String) {
+        let event = qiye_wecom::callback_xml::TemplateCardEvent {
+            userid: click.userid.to_owned(),
+            agent_id: click.agentid.get(),
+            event_key: click.key.to_owned(),
+            task_id: click.task_id.to_owned(),
+            card_type: click.card_type.to_owned(),
+            response_code: click.response_code.to_owned(),
+            selected: click
+                .selected
+                .iter()
+                .map(|(key, options)| qiye_wecom::callback_xml::SelectedItem {
+                    question_key: key.clone(),
+                    option_ids: options.clone(),
+                })
+                .collect(),
+        };
+        (
+            "template_card_event".to_owned(),
+            qiye_wecom::callback_xml::template_card_event_xml(
+                corp.as_str(),
+                create_time_secs,
+                &event,
+            ),
+        )
+    }
+
     async fn deliver(
         &self,
         corp: &CorpId,

@@ -5,19 +5,9 @@ use qiye_domain::ids::UserId;
 use qiye_domain::message::{CardFacts, Content};
 use qiye_wecom::wire::message::ValidatedContent;
 
-/// Length of a `response_code`.
-const RESPONSE_CODE_LEN: usize = 43;
-
-/// A fresh `response_code` for an interactive card (what the app passes to
-/// `message/update_template_card`).
+/// A fresh `response_code` for an interactive card.
 pub fn response_code() -> String {
-    use rand::Rng;
-    use rand::distr::Alphanumeric;
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(RESPONSE_CODE_LEN)
-        .map(char::from)
-        .collect()
+    qiye_domain::message::new_response_code()
 }
 
 /// The domain's content of a validated payload. Mentions that are no

@@ -28,6 +28,7 @@ on_both_backends!(
     websocket_pushes_receipts_and_resyncs_in_order,
     tenants_cannot_reach_each_others_messages,
     bad_message_input_gets_an_errcode,
+    task_card_clicks_reach_the_app_and_update_every_copy,
 );
 
 /// A corp with members alice and bob in the root department and carol in
@@ -933,4 +934,141 @@ async fn bad_message_input_gets_an_errcode(backend: Backend) {
         )
         .await;
     assert_eq!(bad_seq.errcode(), 40058, "{}", bad_seq.body);
+}
+
+fn task_card(to: &str, agentid: i64, task_id: &str) -> Value {
+    json!({"touser": to, "msgtype": "template_card", "agentid": agentid, "template_card": {
+        "card_type": "button_interaction", "task_id": task_id,
+        "main_title": {"title": "采购申请", "desc": "¥12,000"},
+        "button_list": [{"text": "同意", "style": 1, "key": "approve"},
+                        {"text": "驳回", "style": 2, "key": "reject"}]
+    }})
+}
+
+async fn task_card_clicks_reach_the_app_and_update_every_copy(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let o = org(&app, "Cards").await;
+    let (agentid, secret, receiver) = common::app_with_receiver(&app, &o.corp).await;
+    let token = app.token(&o.corp, &secret).await;
+    let sent = post(
+        &app,
+        &token,
+        "message/send",
+        task_card("alice|bob", agentid, "po-1"),
+    )
+    .await;
+    assert_eq!(errcode(&sent), 0, "{sent}");
+    assert!(sent["response_code"].is_string());
+    let alice = session_of(&app, &o.corp, "alice").await;
+    let bob = session_of(&app, &o.corp, "bob").await;
+    let alice_conv = app_conversation(&app, &alice).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob_conv = app_conversation(&app, &bob).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let action = |session: String, conv: String, body: Value| {
+        let app = &app;
+        async move {
+            app.v1(
+                Method::POST,
+                &format!("/conversations/{conv}/entries/1/card-action"),
+                Some(&session),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let unknown = action(
+        alice.clone(),
+        alice_conv.clone(),
+        json!({"key": "delete-everything"}),
+    )
+    .await;
+    assert_eq!(unknown.errcode(), 40058, "{}", unknown.body);
+    let clicked = action(alice.clone(), alice_conv.clone(), json!({"key": "approve"})).await;
+    assert_eq!(clicked.status, 200, "{}", clicked.body);
+    assert_eq!(clicked.body["content"]["replace_text"], "同意");
+    assert!(clicked.body["content"].get("button_list").is_none());
+
+    // The app hears of the click, encrypted, as WeCom's template_card_event.
+    let events = receiver.wait_for(&app, 1).await;
+    let event = events
+        .iter()
+        .find(|e| e.contains("template_card_event"))
+        .expect("card event");
+    assert_eq!(common::xml_field(event, "FromUserName"), "alice");
+    assert_eq!(common::xml_field(event, "EventKey"), "approve");
+    assert_eq!(common::xml_field(event, "TaskId"), "po-1");
+    assert_eq!(common::xml_field(event, "CardType"), "button_interaction");
+    let code = common::xml_field(event, "ResponseCode").to_owned();
+
+    // A task card is done for everyone: bob's copy changed too.
+    let bob_entries = entries(&app, &bob, &bob_conv, 0).await;
+    let update = bob_entries.last().unwrap();
+    assert_eq!(update["type"], "card_update", "{update}");
+    assert_eq!(update["target"], 1);
+    assert_eq!(update["sender"]["id"], "alice");
+    assert_eq!(update["content"]["replace_text"], "同意");
+
+    // The app updates the cards once with the click's response_code.
+    let updated = post(
+        &app,
+        &token,
+        "message/update_template_card",
+        json!({
+            "userids": ["bob", "ghost"], "agentid": agentid, "response_code": code,
+            "button": {"replace_name": "已由 alice 同意"}
+        }),
+    )
+    .await;
+    assert_eq!(errcode(&updated), 0, "{updated}");
+    assert_eq!(updated["invaliduser"], json!(["ghost"]));
+    let last = entries(&app, &bob, &bob_conv, 0)
+        .await
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["content"]["replace_text"], "已由 alice 同意");
+    assert_eq!(last["sender"]["kind"], "app");
+    let again = post(
+        &app,
+        &token,
+        "message/update_template_card",
+        json!({
+            "atall": 1, "agentid": agentid, "response_code": code, "button": {"replace_name": "x"}
+        }),
+    )
+    .await;
+    assert_eq!(
+        errcode(&again),
+        40035,
+        "a response_code is single use: {again}"
+    );
+    // Another app cannot use it, and a plain text message takes no action.
+    let (other, other_secret) = app.app(&o.corp, "Other").await;
+    let other_token = app.token(&o.corp, &other_secret).await;
+    let stolen = post(&app, &other_token, "message/update_template_card", json!({
+        "atall": 1, "agentid": other, "response_code": sent["response_code"], "button": {"replace_name": "x"}
+    }))
+    .await;
+    assert_eq!(errcode(&stolen), 40035, "{stolen}");
+    post(
+        &app,
+        &token,
+        "message/send",
+        text("alice", agentid, "plain"),
+    )
+    .await;
+    let plain = app
+        .v1(
+            Method::POST,
+            &format!("/conversations/{alice_conv}/entries/4/card-action"),
+            Some(&alice),
+            Some(&json!({"key": "approve"})),
+        )
+        .await;
+    assert!(plain.status == 400 || plain.status == 404, "{}", plain.body);
 }

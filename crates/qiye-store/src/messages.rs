@@ -23,7 +23,7 @@ use crate::binds::{self, Bind};
 use crate::{Dialect, SqlStore};
 
 /// Columns of an entry insert.
-const ENTRY_COLUMNS: usize = 14;
+const ENTRY_COLUMNS: usize = 15;
 /// Rows per multi-row entry insert.
 const ENTRY_INSERT_CHUNK: usize = 200;
 /// Rows per multi-row member insert.
@@ -59,8 +59,6 @@ struct Extra {
     mentions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     task_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    response_code: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     card: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -81,6 +79,8 @@ struct StoredBody {
     preview: String,
     target: Option<Seq>,
     extra: Extra,
+    /// A card's live `response_code` (its own column, looked up by it).
+    response_code: Option<String>,
 }
 
 impl StoredBody {
@@ -96,10 +96,10 @@ impl StoredBody {
                     media: c.media.clone(),
                     mentions: names(&c.mentions),
                     task_id: c.card.as_ref().and_then(|f| f.task_id.clone()),
-                    response_code: c.card.as_ref().and_then(|f| f.response_code.clone()),
                     card: c.card.is_some(),
                     ..Extra::default()
                 },
+                response_code: c.card.as_ref().and_then(|f| f.response_code.clone()),
             },
             EntryBody::Recall { target } => Self::control(MSGTYPE_RECALL, "", Some(*target)),
             EntryBody::CardUpdate { target, body } => {
@@ -131,6 +131,7 @@ impl StoredBody {
             preview: String::new(),
             target,
             extra: Extra::default(),
+            response_code: None,
         }
     }
 
@@ -157,7 +158,7 @@ impl StoredBody {
             _ => {
                 let card = self.extra.card.then(|| CardFacts {
                     task_id: self.extra.task_id.clone(),
-                    response_code: self.extra.response_code.clone(),
+                    response_code: self.response_code.clone(),
                 });
                 EntryBody::Message(Content {
                     mentions: users(&self.extra.mentions)?,
@@ -203,7 +204,7 @@ fn kind_of(name: &str, agentid: Option<i64>) -> StoreResult<ConvKind> {
 }
 
 const ENTRY_SELECT: &str = "SELECT conv_id, seq, msgid, sender_kind, sender, kind, priority, \
-     msgtype, body, preview, target_seq, extra, at, recalled_at FROM entries";
+     msgtype, body, preview, target_seq, extra, at, recalled_at, response_code FROM entries";
 
 #[derive(sqlx::FromRow)]
 struct EntryRow {
@@ -221,6 +222,7 @@ struct EntryRow {
     extra: String,
     at: i64,
     recalled_at: Option<i64>,
+    response_code: Option<String>,
 }
 
 impl TryFrom<EntryRow> for Entry {
@@ -234,6 +236,7 @@ impl TryFrom<EntryRow> for Entry {
             preview: r.preview,
             target: r.target_seq.map(seq_of),
             extra,
+            response_code: r.response_code,
         }
         .into_body()?;
         Ok(Entry {
@@ -444,7 +447,7 @@ async fn insert_entries(
     for chunk in rows.chunks(ENTRY_INSERT_CHUNK) {
         let sql = format!(
             "INSERT INTO entries (corp_id, conv_id, seq, msgid, sender_kind, sender, kind, \
-             priority, msgtype, body, preview, target_seq, extra, at) VALUES {}",
+             priority, msgtype, body, preview, target_seq, extra, at, response_code) VALUES {}",
             dialect.values_list(chunk.len(), ENTRY_COLUMNS)
         );
         let mut b = Vec::with_capacity(chunk.len() * ENTRY_COLUMNS);
@@ -468,6 +471,7 @@ async fn insert_entries(
                 Bind::OptInt(stored.target.map(|t| i64::try_from(t).unwrap_or(i64::MAX))),
                 Bind::Text(extra),
                 Bind::Int(d.at),
+                Bind::OptText(stored.response_code),
             ]);
         }
         binds::exec(dialect, conn, &sql, b).await?;
@@ -679,6 +683,42 @@ impl MessageStore for SqlStore {
         .await
         .map_err(|e| self.map_err(e))?;
         rows.into_iter().map(Entry::try_from).collect()
+    }
+
+    async fn entries_by_response_code(&self, corp: &CorpId, code: &str) -> StoreResult<Vec<Entry>> {
+        let rows: Vec<EntryRow> = sqlx::query_as(&self.dialect.sql(&format!(
+            "{ENTRY_SELECT} WHERE corp_id = $1 AND response_code = $2 ORDER BY conv_id, seq"
+        )))
+        .bind(corp.as_str())
+        .bind(code)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.map_err(e))?;
+        rows.into_iter().map(Entry::try_from).collect()
+    }
+
+    async fn set_response_code(
+        &self,
+        corp: &CorpId,
+        entries: &[(ConvId, Seq)],
+        code: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for (conv, seq) in entries {
+            binds::exec(
+                self.dialect,
+                &mut tx,
+                "UPDATE entries SET response_code = $1 WHERE corp_id = $2 AND conv_id = $3 AND seq = $4",
+                vec![
+                    Bind::OptText(code.map(str::to_owned)),
+                    Bind::Text(corp.as_str().to_owned()),
+                    Bind::Text(conv.as_str().to_owned()),
+                    seq_bind(*seq),
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(|e| self.map_err(e))
     }
 
     async fn member_conversations(

@@ -143,9 +143,18 @@ fn resolve(dir: &Directory, reach: &Reach, caller: &DirCaller, targets: &Targets
     out
 }
 
+/// The members `targets` name inside the caller's reach (no `@all`).
+pub(super) fn resolve_members(
+    dir: &Directory,
+    caller: &DirCaller,
+    targets: &Targets,
+) -> Vec<UserId> {
+    resolve(dir, &caller.reach, caller, targets).members
+}
+
 impl Services {
     /// The app a token acts as; the contacts-sync secret sends nothing.
-    fn sending_app(caller: &DirCaller, agentid: AgentId) -> AppResult<AgentId> {
+    pub(super) fn sending_app(caller: &DirCaller, agentid: AgentId) -> AppResult<AgentId> {
         match caller.app {
             Some(app) if app == agentid => Ok(app),
             Some(_) => Err(AppError::OtherApp(agentid.get())),

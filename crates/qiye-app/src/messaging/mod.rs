@@ -14,6 +14,7 @@
 //!   the entry (locally or from the bus) drops its copy.
 
 mod app;
+mod card;
 mod chat;
 mod committer;
 pub mod hub;
@@ -26,6 +27,7 @@ use qiye_domain::message::{ConvId, Conversation, Draft, Entry, EntryBody, PairKe
 use qiye_domain::ports::StoreError;
 
 pub use app::{AppMessage, AppSendReport, Targets};
+pub use card::{CardClick, CardCopy};
 pub use chat::{Receipts, SyncedConversation};
 pub use hub::{Delivered, Hub, Push, PushEvent, Subscription};
 

@@ -167,6 +167,21 @@ impl Priority {
     }
 }
 
+/// Length of a `response_code`.
+const RESPONSE_CODE_LEN: usize = 43;
+
+/// A fresh `response_code`: what an app passes to
+/// `message/update_template_card` to change the cards it names (single use).
+pub fn new_response_code() -> String {
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(RESPONSE_CODE_LEN)
+        .map(char::from)
+        .collect()
+}
+
 /// What a template card entry needs to remember to answer a click.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardFacts {

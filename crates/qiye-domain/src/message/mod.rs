@@ -27,5 +27,6 @@ pub use conversation::{
 };
 pub use entry::{
     CardFacts, Content, Draft, Entry, EntryBody, MsgId, MsgKind, Priority, Sender, Seq,
+    new_response_code,
 };
 pub use error::{MessageError, RECALL_WINDOW_MS};

@@ -43,7 +43,7 @@ use error::V1Error;
         admin::rules::list, admin::rules::get_visibility, admin::rules::put_visibility, admin::rules::delete_visibility,
         admin::rules::get_field, admin::rules::put_field, admin::rules::delete_field,
         chat::list, chat::open, chat::get, chat::change, chat::entries, chat::send, chat::read,
-        chat::receipts, chat::recall, chat::sync, ws::connect,
+        chat::receipts, chat::recall, chat::sync, chat::card_action, ws::connect,
     ),
     modifiers(&SessionAuth),
     security(("bearer" = []), ("cookie" = [])),
@@ -145,6 +145,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/conversations/{id}/entries/{seq}/recall",
             post(chat::recall),
+        )
+        .route(
+            "/conversations/{id}/entries/{seq}/card-action",
+            post(chat::card_action),
         )
         .route("/sync", post(chat::sync))
         .route("/ws", get(ws::connect))

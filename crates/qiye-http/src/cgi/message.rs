@@ -6,7 +6,8 @@ use qiye_domain::ids::AgentId;
 use qiye_domain::message::{MsgKind, Priority};
 use qiye_wecom::ErrCode;
 use qiye_wecom::wire::message::{
-    ContentPlace, RecallRequest, SendMessageRequest, SendMessageResponse,
+    CardUpdate, ContentPlace, InvalidUsersResponse, RecallRequest, SendMessageRequest,
+    SendMessageResponse, UpdateTemplateCardRequest, card_replace_button,
 };
 use qiye_wecom::wire::{Empty, Envelope};
 use sha2::{Digest, Sha256};
@@ -113,4 +114,47 @@ pub async fn recall(
         .recall_app_message(&dir, body.msgid()?)
         .await?;
     Ok(Reply(Envelope::ok(Empty {})))
+}
+
+/// `POST message/update_template_card`: changes the cards a
+/// `response_code` names, for the members targeted.
+#[tracing::instrument(skip_all)]
+pub async fn update_template_card(
+    State(state): State<AppState>,
+    caller: Caller,
+    WecomBody(body): WecomBody<UpdateTemplateCardRequest>,
+) -> Result<Reply<InvalidUsersResponse>, ApiError> {
+    let (_context, dir) = dir_caller(&state, &caller, "message/update_template_card").await?;
+    let agentid = agent_id(body.agentid()?)?;
+    let code = body.response_code()?;
+    let targets = body.targets()?;
+    let update = body.update()?;
+    let invalid = state
+        .services
+        .update_cards(
+            &dir,
+            agentid,
+            code,
+            &Targets {
+                all: targets.all,
+                users: targets.users,
+                parties: targets.parties,
+                tags: targets.tags,
+            },
+            |entry| {
+                let qiye_domain::message::EntryBody::Message(content) = &entry.body else {
+                    return Err("not a card".to_owned());
+                };
+                match &update {
+                    CardUpdate::ReplaceButton(name) => {
+                        card_replace_button(&content.body, name).map_err(|e| e.detail)
+                    }
+                    CardUpdate::Replace(card) => Ok(card.body.clone()),
+                }
+            },
+        )
+        .await?;
+    Ok(Reply(Envelope::ok(InvalidUsersResponse {
+        invaliduser: invalid,
+    })))
 }

@@ -126,6 +126,10 @@ pub fn routes() -> Router<AppState> {
         .route("/media/get", cgi_get(media::get))
         .route("/message/send", cgi_post(message::send))
         .route("/message/recall", cgi_post(message::recall))
+        .route(
+            "/message/update_template_card",
+            cgi_post(message::update_template_card),
+        )
         .route("/appchat/create", cgi_post(appchat::create))
         .route("/appchat/update", cgi_post(appchat::update))
         .route("/appchat/get", cgi_get(appchat::get))

@@ -58,6 +58,9 @@ CREATE TABLE entries (
     -- In app conversations (one member): when the member's client got it
     -- and when they read it, for the statistics.
     delivered_at  BIGINT ,
+    -- An interactive template card's current `response_code`: what its app
+    -- passes to `message/update_template_card` (single use).
+    response_code TEXT,
     read_at       BIGINT ,
     PRIMARY KEY (corp_id, conv_id, seq),
     FOREIGN KEY (corp_id, conv_id) REFERENCES conversations (corp_id, conv_id)
@@ -65,6 +68,8 @@ CREATE TABLE entries (
 -- A msgid is unique per conversation: a member's retried send (same
 -- client id, same msgid) is refused instead of stored twice.
 CREATE UNIQUE INDEX entries_by_msgid ON entries (corp_id, msgid, conv_id);
+CREATE INDEX entries_by_response_code ON entries (corp_id, response_code)
+    WHERE response_code IS NOT NULL;
 CREATE INDEX app_entries_by_time ON entries (corp_id, at) WHERE sender_kind = 'app';
 
 -- WeCom's duplicate check: the digest of a message/send request and the

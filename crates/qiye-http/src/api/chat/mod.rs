@@ -9,20 +9,23 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use qiye_app::messaging::CardClick;
 use qiye_app::session::SignedInMember;
 use qiye_domain::ids::UserId;
+use qiye_domain::message::EntryBody;
 use qiye_domain::message::{ConvId, Entry, Priority, Seq};
 use qiye_wecom::ErrCode;
-use qiye_wecom::wire::message::{ContentPlace, validate_content};
+use qiye_wecom::wire::message::{ContentPlace, card_replace_button, validate_content};
 
 use super::error::{V1Error, V1Result};
 use super::extract::{Member, V1Json, V1Query};
 use crate::AppState;
 use crate::content::content_of;
 use wire::{
-    ChangeConversationRequest, ConversationDetail, ConversationView, ConversationsResponse,
-    EntriesQuery, EntriesResponse, EntryView, OpenConversationRequest, ReadRequest, ReadResponse,
-    ReceiptsView, SendRequest, SyncRequest, SyncResponse, SyncedView,
+    CardActionRequest, CardActionResponse, ChangeConversationRequest, ConversationDetail,
+    ConversationView, ConversationsResponse, EntriesQuery, EntriesResponse, EntryView,
+    OpenConversationRequest, ReadRequest, ReadResponse, ReceiptsView, SendRequest, SyncRequest,
+    SyncResponse, SyncedView, clicked_text,
 };
 
 /// Entries per conversation in a sync unless the client asks otherwise.
@@ -295,4 +298,61 @@ pub async fn sync(
     V1Json(body): V1Json<SyncRequest>,
 ) -> V1Result<Json<SyncResponse>> {
     Ok(Json(run_sync(&state, &who, body).await?))
+}
+
+/// Clicks a button of (or submits) an app's template card: the app gets a
+/// `template_card_event` callback and the card changes (a task card for
+/// everyone it went to; a vote or form for the clicker only).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/entries/{seq}/card-action", tag = "chat",
+    params(("id" = String, Path), ("seq" = u64, Path)), request_body = CardActionRequest,
+    responses((status = 200, body = CardActionResponse),
+              (status = 400, description = "40058 a key or answer the card does not have")))]
+#[tracing::instrument(skip_all)]
+pub async fn card_action(
+    State(state): State<AppState>,
+    Member(who): Member,
+    Path((id, seq)): Path<(String, u64)>,
+    V1Json(body): V1Json<CardActionRequest>,
+) -> V1Result<Json<CardActionResponse>> {
+    let conv = conv_param(&id)?;
+    let entry = state.services.card_entry(&who, &conv, seq).await?;
+    let EntryBody::Message(content) = &entry.body else {
+        return Err(V1Error::new(ErrCode::InvalidRequestParameter, "not a card"));
+    };
+    let payload: serde_json::Value = serde_json::from_str(&content.body)
+        .map_err(|_| V1Error::new(ErrCode::InvalidRequestParameter, "not a card"))?;
+    let validated = validate_content(&content.msgtype, &payload, 0, ContentPlace::AppMessage)?;
+    let spec = validated.card.filter(|c| c.interactive).ok_or_else(|| {
+        V1Error::new(ErrCode::InvalidRequestParameter, "the card takes no action")
+    })?;
+    if !spec.knows_key(&body.key) {
+        return Err(V1Error::new(
+            ErrCode::InvalidRequestParameter,
+            format!("the card has no key \"{}\"", body.key),
+        ));
+    }
+    let selected: Vec<(String, Vec<String>)> = body
+        .selected
+        .into_iter()
+        .map(|s| (s.question_key, s.option_ids))
+        .collect();
+    spec.check_selection(&selected)?;
+    let new_body = card_replace_button(&content.body, &clicked_text(&content.body, &body.key))?;
+    state
+        .services
+        .card_action(
+            &who,
+            &conv,
+            seq,
+            CardClick {
+                card_type: spec.card_type,
+                key: body.key,
+                selected,
+                new_body: new_body.clone(),
+            },
+        )
+        .await?;
+    let content = serde_json::value::RawValue::from_string(new_body)
+        .map_err(|_| V1Error::new(ErrCode::SystemBusy, ""))?;
+    Ok(Json(CardActionResponse { content }))
 }

@@ -394,3 +394,83 @@ pub struct ConversationsResponse {
     /// One per conversation.
     pub conversations: Vec<ConversationView>,
 }
+
+/// An answer to one question of a card.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SelectedItemRequest {
+    /// The question's `question_key`.
+    pub question_key: String,
+    /// The chosen option ids.
+    pub option_ids: Vec<String>,
+}
+
+/// `POST .../entries/{seq}/card-action`: a click on an app's template card.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CardActionRequest {
+    /// The button's (or submit button's, or menu item's) key.
+    pub key: String,
+    /// Answers to the card's questions (votes, selections).
+    #[serde(default)]
+    pub selected: Vec<SelectedItemRequest>,
+}
+
+/// The card after the click.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardActionResponse {
+    /// The card's new payload.
+    #[schema(value_type = Object)]
+    pub content: Box<RawValue>,
+}
+
+/// The text shown on a card's clicked control: the button's text (a
+/// taskcard button's `replace_name`), the submit button's or the menu
+/// item's, else the key itself.
+pub fn clicked_text(body: &str, key: &str) -> String {
+    let Ok(card) = serde_json::from_str::<serde_json::Value>(body) else {
+        return key.to_owned();
+    };
+    let matching = |list: &serde_json::Value| {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .find(|b| b["key"] == key)
+            .cloned()
+    };
+    if let Some(b) = matching(&card["button_list"]) {
+        return b["text"].as_str().unwrap_or(key).to_owned();
+    }
+    if let Some(b) = matching(&card["btn"]) {
+        return b["replace_name"]
+            .as_str()
+            .or_else(|| b["name"].as_str())
+            .unwrap_or(key)
+            .to_owned();
+    }
+    if card["submit_button"]["key"] == key {
+        return card["submit_button"]["text"]
+            .as_str()
+            .unwrap_or(key)
+            .to_owned();
+    }
+    if let Some(b) = matching(&card["action_menu"]["action_list"]) {
+        return b["text"].as_str().unwrap_or(key).to_owned();
+    }
+    key.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clicked_text;
+
+    #[test]
+    fn the_clicked_control_names_itself() {
+        let card = r#"{"button_list":[{"key":"ok","text":"同意"}],"submit_button":{"key":"go","text":"提交"},"action_menu":{"action_list":[{"key":"m","text":"不再提醒"}]}}"#;
+        assert_eq!(clicked_text(card, "ok"), "同意");
+        assert_eq!(clicked_text(card, "go"), "提交");
+        assert_eq!(clicked_text(card, "m"), "不再提醒");
+        assert_eq!(clicked_text(card, "other"), "other");
+        let task = r#"{"btn":[{"key":"a","name":"批准","replace_name":"已批准"}]}"#;
+        assert_eq!(clicked_text(task, "a"), "已批准");
+        assert_eq!(clicked_text("not json", "k"), "k");
+    }
+}
