@@ -29,12 +29,15 @@ on_both_backends!(
     tenants_cannot_reach_each_others_messages,
     bad_message_input_gets_an_errcode,
     task_card_clicks_reach_the_app_and_update_every_copy,
+    statistics_per_kind_and_per_app,
 );
 
 /// A corp with members alice and bob in the root department and carol in
 /// department 2 (Sales), and an app visible to the whole corp.
 struct Org {
     corp: CorpId,
+    /// The bootstrap super administrator's session.
+    admin: String,
     agentid: i64,
     secret: String,
     token: String,
@@ -47,6 +50,7 @@ async fn org(app: &TestApp, name: &str) -> Org {
         .await
         .unwrap();
     let corp = created.corp.id.clone();
+    let admin = common::first_sign_in(app, &corp, "admin", created.admin_password.expose()).await;
     common::dept(app, &corp, 2, 1, "Sales").await;
     member(app, &corp, "alice", &[1], "").await;
     member(app, &corp, "bob", &[1], "").await;
@@ -55,6 +59,7 @@ async fn org(app: &TestApp, name: &str) -> Org {
     let token = app.token(&corp, &secret).await;
     Org {
         corp,
+        admin,
         agentid,
         secret,
         token,
@@ -1071,4 +1076,99 @@ async fn task_card_clicks_reach_the_app_and_update_every_copy(backend: Backend) 
         )
         .await;
     assert!(plain.status == 400 || plain.status == 404, "{}", plain.body);
+}
+
+async fn statistics_per_kind_and_per_app(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let o = org(&app, "Stats").await;
+    let mut notice = text("alice|bob|carol", o.agentid, "放假通知");
+    notice["kind"] = json!("announcement");
+    assert_eq!(
+        errcode(&post(&app, &o.token, "message/send", notice).await),
+        0
+    );
+    let mut approval = text("alice", o.agentid, "请审批");
+    approval["kind"] = json!("approval");
+    assert_eq!(
+        errcode(&post(&app, &o.token, "message/send", approval).await),
+        0
+    );
+
+    let alice = session_of(&app, &o.corp, "alice").await;
+    let bob = session_of(&app, &o.corp, "bob").await;
+    let alice_conv = app_conversation(&app, &alice).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob_conv = app_conversation(&app, &bob).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // bob's client receives his; alice reads both of hers ten minutes later.
+    entries(&app, &bob, &bob_conv, 0).await;
+    app.clock.advance_secs(600);
+    let read = app
+        .v1(
+            Method::POST,
+            &format!("/conversations/{alice_conv}/read"),
+            Some(&alice),
+            Some(&json!({"seq": 2})),
+        )
+        .await;
+    assert_eq!(read.body["read_seq"], 2);
+
+    let stats = app
+        .v1(Method::GET, "/admin/message-stats", Some(&o.admin), None)
+        .await;
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    let rows = stats.body["stats"].as_array().unwrap();
+    let of = |kind: &str| {
+        rows.iter()
+            .find(|r| r["kind"] == kind)
+            .cloned()
+            .expect(kind)
+    };
+    let a = of("announcement");
+    assert_eq!(
+        (
+            a["sent"].as_i64(),
+            a["delivered"].as_i64(),
+            a["read"].as_i64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    assert_eq!(a["median_response_ms"], 600_000);
+    let p = of("approval");
+    assert_eq!((p["sent"].as_i64(), p["read"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(p["read_rate"], 1.0);
+    let forbidden = app
+        .v1(Method::GET, "/admin/message-stats", Some(&alice), None)
+        .await;
+    assert_eq!(forbidden.status, 403, "{}", forbidden.body);
+
+    let today = post(
+        &app,
+        &o.token,
+        "message/get_statistics",
+        json!({"time_type": 0}),
+    )
+    .await;
+    assert_eq!(errcode(&today), 0, "{today}");
+    assert_eq!(
+        today["statistics"],
+        json!([{"agentid": o.agentid, "app_name": "Notices", "count": 4}])
+    );
+    let other = org(&app, "Other corp").await;
+    let theirs = post(
+        &app,
+        &other.token,
+        "message/get_statistics",
+        json!({"time_type": 0}),
+    )
+    .await;
+    assert_eq!(
+        theirs["statistics"],
+        json!([]),
+        "another corp sees none of it"
+    );
 }

@@ -263,8 +263,10 @@ impl Services {
             .map(|u| u.to_lowercase())
             .collect();
         // The code is used up whatever it changes: every copy it named loses it.
-        let named: Vec<(ConvId, Seq)> =
-            copies.iter().map(|c| (c.entry.conv.clone(), c.entry.seq)).collect();
+        let named: Vec<(ConvId, Seq)> = copies
+            .iter()
+            .map(|c| (c.entry.conv.clone(), c.entry.seq))
+            .collect();
         let picked: Vec<Entry> = copies
             .into_iter()
             .filter(|c| chosen.contains(&c.recipient))
@@ -278,7 +280,9 @@ impl Services {
             self.commit_card_updates(&caller.corp, Sender::App(agentid), updates)
                 .await?;
         }
-        self.store.set_response_code(&caller.corp, &named, None).await?;
+        self.store
+            .set_response_code(&caller.corp, &named, None)
+            .await?;
         Ok(invalid)
     }
 }

@@ -18,6 +18,7 @@ mod card;
 mod chat;
 mod committer;
 pub mod hub;
+mod stats;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub use app::{AppMessage, AppSendReport, Targets};
 pub use card::{CardClick, CardCopy};
 pub use chat::{Receipts, SyncedConversation};
 pub use hub::{Delivered, Hub, Push, PushEvent, Subscription};
+pub use stats::MAX_STATS_DAYS;
 
 use crate::Services;
 use crate::error::{AppError, AppResult};

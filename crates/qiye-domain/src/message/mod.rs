@@ -20,6 +20,7 @@
 mod conversation;
 mod entry;
 mod error;
+mod stats;
 
 pub use conversation::{
     ConvId, ConvKind, ConvSummary, Conversation, ConversationError, Cursor, GROUP_MAX_MEMBERS,
@@ -30,3 +31,4 @@ pub use entry::{
     new_response_code,
 };
 pub use error::{MessageError, RECALL_WINDOW_MS};
+pub use stats::{CHINA_OFFSET_MS, DAY_MS, KindStats, day_start, summarize};

@@ -43,7 +43,7 @@ use error::V1Error;
         admin::rules::list, admin::rules::get_visibility, admin::rules::put_visibility, admin::rules::delete_visibility,
         admin::rules::get_field, admin::rules::put_field, admin::rules::delete_field,
         chat::list, chat::open, chat::get, chat::change, chat::entries, chat::send, chat::read,
-        chat::receipts, chat::recall, chat::sync, chat::card_action, ws::connect,
+        chat::receipts, chat::recall, chat::sync, chat::card_action, ws::connect, admin::stats::message_stats,
     ),
     modifiers(&SessionAuth),
     security(("bearer" = []), ("cookie" = [])),
@@ -121,6 +121,7 @@ pub fn routes() -> Router<AppState> {
             post(members::reset_password),
         )
         .route("/admin/rules", get(rules::list))
+        .route("/admin/message-stats", get(admin::stats::message_stats))
         .route(
             "/admin/visibility-rules/{dept}",
             get(rules::get_visibility)

@@ -6,8 +6,9 @@ use qiye_domain::ids::AgentId;
 use qiye_domain::message::{MsgKind, Priority};
 use qiye_wecom::ErrCode;
 use qiye_wecom::wire::message::{
-    CardUpdate, ContentPlace, InvalidUsersResponse, RecallRequest, SendMessageRequest,
-    SendMessageResponse, UpdateTemplateCardRequest, card_replace_button,
+    AppStatistics, CardUpdate, ContentPlace, GetStatisticsRequest, InvalidUsersResponse,
+    RecallRequest, SendMessageRequest, SendMessageResponse, StatisticsResponse,
+    UpdateTemplateCardRequest, card_replace_button,
 };
 use qiye_wecom::wire::{Empty, Envelope};
 use sha2::{Digest, Sha256};
@@ -156,5 +157,31 @@ pub async fn update_template_card(
         .await?;
     Ok(Reply(Envelope::ok(InvalidUsersResponse {
         invaliduser: invalid,
+    })))
+}
+
+/// `POST message/get_statistics`: person-messages per app today
+/// (`time_type` 0) or yesterday (1), China time.
+#[tracing::instrument(skip_all)]
+pub async fn get_statistics(
+    State(state): State<AppState>,
+    caller: Caller,
+    WecomBody(body): WecomBody<GetStatisticsRequest>,
+) -> Result<Reply<StatisticsResponse>, ApiError> {
+    let (context, _dir) = dir_caller(&state, &caller, "message/get_statistics").await?;
+    let days_ago = body.time_type()?;
+    let per_app = state
+        .services
+        .sent_per_app(context.corp_id(), days_ago)
+        .await?;
+    Ok(Reply(Envelope::ok(StatisticsResponse {
+        statistics: per_app
+            .into_iter()
+            .map(|(agentid, app_name, count)| AppStatistics {
+                agentid: agentid.get(),
+                app_name,
+                count: i64::try_from(count).unwrap_or(i64::MAX),
+            })
+            .collect(),
     })))
 }

@@ -126,6 +126,7 @@ pub fn routes() -> Router<AppState> {
         .route("/media/get", cgi_get(media::get))
         .route("/message/send", cgi_post(message::send))
         .route("/message/recall", cgi_post(message::recall))
+        .route("/message/get_statistics", cgi_post(message::get_statistics))
         .route(
             "/message/update_template_card",
             cgi_post(message::update_template_card),

@@ -7,6 +7,7 @@
 pub mod departments;
 pub mod members;
 pub mod rules;
+pub mod stats;
 
 use std::future::Future;
 
