@@ -301,6 +301,9 @@ pub trait JobStore: Send + Sync {
     async fn insert_media(&self, media: &MediaRecord) -> StoreResult<()>;
     /// An upload.
     async fn get_media(&self, corp: &CorpId, media_id: &str) -> StoreResult<MediaRecord>;
+    /// Makes uploads permanent: a message refers to them, and a message
+    /// stays readable after the three days of a temporary upload.
+    async fn keep_media(&self, corp: &CorpId, media_ids: &[String]) -> StoreResult<()>;
     /// Deletes the records of media expired at `now` (ms) and returns
     /// whose they were, so their bytes can be deleted too.
     async fn delete_expired_media(&self, now: i64) -> StoreResult<Vec<(CorpId, String)>>;

@@ -9,7 +9,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Backend, CallbackReceiver, TestApp, corp_token, errcode, get, post, xml_field};
+use common::{
+    Backend, CallbackReceiver, TestApp, corp_token, errcode, get, post, upload, xml_field,
+};
 use md5::{Digest, Md5};
 use qiye_domain::clock::ManualClock;
 use qiye_domain::directory::Range;
@@ -29,23 +31,6 @@ on_both_backends!(
 );
 
 const EXPORT_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
-
-/// `media/upload` with the file in the `media` part, as wechatpy sends it.
-async fn upload(app: &TestApp, token: &str, kind: &str, name: &str, bytes: Vec<u8>) -> Value {
-    let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
-    let form = reqwest::multipart::Form::new().part("media", part);
-    let response = app
-        .client
-        .post(format!(
-            "{}/cgi-bin/media/upload?access_token={token}&type={kind}",
-            app.base
-        ))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    common::check_envelope(response).await
-}
 
 async fn upload_csv(app: &TestApp, token: &str, csv: &str) -> String {
     let reply = upload(app, token, "file", "members.csv", csv.as_bytes().to_vec()).await;

@@ -30,6 +30,7 @@ on_both_backends!(
     bad_message_input_gets_an_errcode,
     task_card_clicks_reach_the_app_and_update_every_copy,
     statistics_per_kind_and_per_app,
+    media_in_messages_outlive_temporary_uploads,
 );
 
 /// A corp with members alice and bob in the root department and carol in
@@ -1171,4 +1172,71 @@ async fn statistics_per_kind_and_per_app(backend: Backend) {
         json!([]),
         "another corp sees none of it"
     );
+}
+
+async fn media_in_messages_outlive_temporary_uploads(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let o = org(&app, "Media").await;
+    let png = b"\x89PNG\r\n\x1a\n-a-small-picture".to_vec();
+    let kept = common::upload(&app, &o.token, "image", "photo.png", png.clone()).await;
+    let temporary =
+        common::upload(&app, &o.token, "file", "notes.txt", b"temporary".to_vec()).await;
+    let kept_id = kept["media_id"].as_str().unwrap().to_owned();
+    let sent = post(&app, &o.token, "message/send", json!({
+        "touser": "alice", "msgtype": "image", "agentid": o.agentid, "image": {"media_id": kept_id}
+    }))
+    .await;
+    assert_eq!(errcode(&sent), 0, "{sent}");
+    let alice = session_of(&app, &o.corp, "alice").await;
+    let conv = open_direct(&app, &alice, "bob").await;
+    let chat = say(
+        &app,
+        &alice,
+        &conv,
+        json!({"msgtype": "image", "image": {"media_id": kept_id}}),
+    )
+    .await;
+    assert_eq!(chat.status, 201, "{}", chat.body);
+
+    app.clock.advance_secs(4 * 24 * 3600);
+    app.services.housekeeping().await.unwrap();
+    let fresh = app.token(&o.corp, &o.secret).await;
+    let url = |id: &str| {
+        format!(
+            "{}/cgi-bin/media/get?access_token={fresh}&media_id={id}",
+            app.base
+        )
+    };
+    let bytes = app
+        .client
+        .get(url(&kept_id))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes.to_vec(), png, "a message's picture stays");
+    let gone = app
+        .client
+        .get(url(temporary["media_id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        errcode(&common::check_envelope(gone).await),
+        40007,
+        "an unused upload expires"
+    );
+    let expired = post(
+        &app,
+        &fresh,
+        "message/send",
+        json!({
+            "touser": "alice", "msgtype": "file", "agentid": o.agentid,
+            "file": {"media_id": temporary["media_id"]}
+        }),
+    )
+    .await;
+    assert_eq!(errcode(&expired), 40007, "{expired}");
 }

@@ -108,6 +108,27 @@ impl JobStore for SqlStore {
         })
     }
 
+    async fn keep_media(&self, corp: &CorpId, media_ids: &[String]) -> StoreResult<()> {
+        if media_ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for id in media_ids {
+            sqlx::query(
+                &self
+                    .dialect
+                    .sql("UPDATE media SET expires_at = $1 WHERE corp_id = $2 AND media_id = $3"),
+            )
+            .bind(i64::MAX)
+            .bind(corp.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.map_err(e))
+    }
+
     async fn delete_expired_media(&self, now: i64) -> StoreResult<Vec<(CorpId, String)>> {
         let mut tx = self.begin_write().await?;
         let rows: Vec<(String, String)> = sqlx::query_as(

@@ -202,17 +202,19 @@ impl Services {
         Ok(id)
     }
 
-    /// Refuses media ids that are not the corp's (or expired).
+    /// Refuses media ids that are not the corp's or have expired, and
+    /// makes the others permanent: a message stays readable after the three
+    /// days a temporary upload lives.
     async fn check_media(&self, corp: &CorpId, media: &[String]) -> AppResult<()> {
         for id in media {
-            match self.store.get_media(corp, id).await {
+            match self.media(corp, id).await {
                 Ok(_) => {}
-                Err(StoreError::NotFound) => {
+                Err(AppError::Media(_)) => {
                     return Err(qiye_domain::message::MessageError::UnknownMedia(id.clone()).into());
                 }
-                Err(e) => return Err(AppError::Store(e)),
+                Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(self.store.keep_media(corp, media).await?)
     }
 }

@@ -235,6 +235,23 @@ pub async fn app_with_receiver(app: &TestApp, corp: &CorpId) -> (i64, String, Ca
     (agentid, secret, receiver)
 }
 
+/// `media/upload` with the file in the `media` part, as wechatpy sends it.
+pub async fn upload(app: &TestApp, token: &str, kind: &str, name: &str, bytes: Vec<u8>) -> Value {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
+    let form = reqwest::multipart::Form::new().part("media", part);
+    let response = app
+        .client
+        .post(format!(
+            "{}/cgi-bin/media/upload?access_token={token}&type={kind}",
+            app.base
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    check_envelope(response).await
+}
+
 /// `GET /cgi-bin/{api}?{query}` with a token.
 pub async fn get(app: &TestApp, token: &str, api: &str, query: &str) -> Value {
     app.get(&format!("/cgi-bin/{api}?access_token={token}&{query}"))
