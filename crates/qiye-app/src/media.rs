@@ -164,6 +164,11 @@ impl Services {
         })
     }
 
+    /// Makes uploads permanent (`media/uploadimg`, media a message uses).
+    pub async fn keep_media(&self, corp: &CorpId, media_ids: &[String]) -> AppResult<()> {
+        Ok(self.store.keep_media(corp, media_ids).await?)
+    }
+
     /// Stores bytes produced by the server itself (an export file) as media
     /// of `corp`.
     pub async fn store_media_bytes(

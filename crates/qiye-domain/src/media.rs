@@ -83,6 +83,9 @@ pub enum MediaError {
     /// Unknown, expired or another corp's media id.
     #[error("invalid media_id")]
     UnknownId,
+    /// `media/uploadimg` takes JPG or PNG only.
+    #[error("an image for uploadimg must be JPG or PNG")]
+    NotJpegOrPng,
     /// The media exists but is of the wrong type for this use.
     #[error("media is a {found}, expected a {expected}")]
     WrongKind {
@@ -93,6 +96,14 @@ pub enum MediaError {
     },
 }
 
+/// Largest picture `media/uploadimg` takes (2 MB).
+pub const UPLOADIMG_MAX_BYTES: u64 = 2 * 1024 * 1024;
+
+/// Whether bytes begin like a JPG or PNG file.
+pub fn is_jpeg_or_png(head: &[u8]) -> bool {
+    head.starts_with(&[0xFF, 0xD8, 0xFF]) || head.starts_with(b"\x89PNG\r\n\x1a\n")
+}
+
 impl MediaError {
     /// WeCom's errcode for this refusal.
     pub fn errcode(&self) -> i64 {
@@ -101,6 +112,7 @@ impl MediaError {
             MediaError::BadKind(_) => 40005,
             MediaError::Size { .. } => 40006,
             MediaError::UnknownId => 40007,
+            MediaError::NotJpegOrPng => 40005,
             MediaError::NoFile | MediaError::Empty => 44001,
         }
     }
@@ -191,6 +203,10 @@ mod tests {
             Err(MediaError::Size { .. })
         ));
         assert!(MediaKind::File.check_size(6).is_ok());
+        assert!(is_jpeg_or_png(b"\x89PNG\r\n\x1a\nrest"));
+        assert!(is_jpeg_or_png(&[0xFF, 0xD8, 0xFF, 0xE0]));
+        assert!(!is_jpeg_or_png(b"GIF89a"));
+        assert!(!is_jpeg_or_png(b""));
         assert!(MediaKind::File.check_size(20 * 1024 * 1024).is_ok());
         assert!(MediaKind::File.check_size(20 * 1024 * 1024 + 1).is_err());
         assert!(MediaKind::Voice.check_size(2 * 1024 * 1024 + 1).is_err());

@@ -31,6 +31,7 @@ on_both_backends!(
     task_card_clicks_reach_the_app_and_update_every_copy,
     statistics_per_kind_and_per_app,
     media_in_messages_outlive_temporary_uploads,
+    uploadimg_gives_a_permanent_address,
 );
 
 /// A corp with members alice and bob in the root department and carol in
@@ -1239,4 +1240,51 @@ async fn media_in_messages_outlive_temporary_uploads(backend: Backend) {
     )
     .await;
     assert_eq!(errcode(&expired), 40007, "{expired}");
+}
+
+async fn upload_img(app: &TestApp, token: &str, bytes: Vec<u8>) -> Value {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name("pic.png");
+    let form = reqwest::multipart::Form::new().part("media", part);
+    let response = app
+        .client
+        .post(format!(
+            "{}/cgi-bin/media/uploadimg?access_token={token}",
+            app.base
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    common::check_envelope(response).await
+}
+
+async fn uploadimg_gives_a_permanent_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let o = org(&app, "Images").await;
+    let png = b"\x89PNG\r\n\x1a\n-pixels-".to_vec();
+    let reply = upload_img(&app, &o.token, png.clone()).await;
+    assert_eq!(errcode(&reply), 0, "{reply}");
+    let url = reply["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&app.base), "{url}");
+    app.clock.advance_secs(30 * 24 * 3600);
+    app.services.housekeeping().await.unwrap();
+    let fetched = app.client.get(&url).send().await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(
+        fetched.bytes().await.unwrap().to_vec(),
+        png,
+        "no token needed, never expires"
+    );
+    let fresh = app.token(&o.corp, &o.secret).await;
+    assert_eq!(
+        errcode(&upload_img(&app, &fresh, b"GIF89a....".to_vec()).await),
+        40005
+    );
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    big.resize(2 * 1024 * 1024 + 1, 0);
+    assert_eq!(errcode(&upload_img(&app, &fresh, big).await), 40006);
+    let other = org(&app, "Elsewhere").await;
+    let wrong_corp = url.replace(o.corp.as_str(), other.corp.as_str());
+    let refused = app.client.get(&wrong_corp).send().await.unwrap();
+    assert_eq!(errcode(&common::check_envelope(refused).await), 40007);
 }

@@ -215,6 +215,6 @@ impl Services {
                 Err(e) => return Err(e),
             }
         }
-        Ok(self.store.keep_media(corp, media).await?)
+        self.keep_media(corp, media).await
     }
 }

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Multipart, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use qiye_domain::media::{MediaError, MediaKind, MediaRecord};
+use qiye_domain::media::{MediaError, MediaKind, MediaRecord, UPLOADIMG_MAX_BYTES, is_jpeg_or_png};
 use qiye_wecom::ErrCode;
 use qiye_wecom::wire::Envelope;
 use qiye_wecom::wire::directory::MediaUploaded;
@@ -84,6 +84,98 @@ pub async fn upload(
         })));
     }
     Err(qiye_app::AppError::Media(MediaError::NoFile).into())
+}
+
+/// `media/uploadimg` reply.
+#[derive(Debug, serde::Serialize)]
+pub struct ImageUploaded {
+    /// The picture's permanent address.
+    pub url: String,
+}
+
+/// The address clients reached this server at: `X-Forwarded-Proto` (else
+/// http) and the `Host` header.
+fn public_base(headers: &axum::http::HeaderMap) -> String {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = match value("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let host = value("host").unwrap_or("127.0.0.1");
+    format!("{scheme}://{host}")
+}
+
+/// `POST media/uploadimg`: a JPG or PNG picture (5 bytes to 2 MB) kept for
+/// good, answered with its permanent URL (served without a token at
+/// `/cgi-bin/media/img/<corp>/<id>`; the id is 64 random characters).
+pub async fn upload_img(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    mut multipart: Multipart,
+) -> Result<Reply<ImageUploaded>, ApiError> {
+    let context = state
+        .services
+        .authenticate(caller.access_token.as_deref(), "media/uploadimg", caller.ip)
+        .await?;
+    trace_corp(&context);
+    let corp = context.corp_id();
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        if field.name() != Some("media") {
+            continue;
+        }
+        let filename = field.file_name().unwrap_or("image").to_owned();
+        let content_type = field.content_type().unwrap_or("image/png").to_owned();
+        let mut upload = state.services.begin_upload(corp, MediaKind::Image).await?;
+        let mut size = 0_u64;
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            if size == 0 && !is_jpeg_or_png(&chunk) {
+                return Err(qiye_app::AppError::Media(MediaError::NotJpegOrPng).into());
+            }
+            size += chunk.len() as u64;
+            if size > UPLOADIMG_MAX_BYTES {
+                return Err(qiye_app::AppError::Media(MediaError::Size {
+                    kind: "uploadimg",
+                    size,
+                    min: MediaKind::Image.min_bytes(),
+                    max: UPLOADIMG_MAX_BYTES,
+                })
+                .into());
+            }
+            upload.write(&chunk).await?;
+        }
+        let record = upload
+            .finish(&state.services, &filename, &content_type)
+            .await?;
+        state
+            .services
+            .keep_media(corp, std::slice::from_ref(&record.media_id))
+            .await?;
+        return Ok(Reply(Envelope::ok(ImageUploaded {
+            url: format!(
+                "{}/cgi-bin/media/img/{}/{}",
+                public_base(&headers),
+                corp,
+                record.media_id
+            ),
+        })));
+    }
+    Err(qiye_app::AppError::Media(MediaError::NoFile).into())
+}
+
+/// `GET /cgi-bin/media/img/<corp>/<id>`: a picture from `media/uploadimg`
+/// (no token: the address is what `uploadimg` gave out).
+pub async fn image(
+    State(state): State<AppState>,
+    axum::extract::Path((corp, media_id)): axum::extract::Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let corp = qiye_domain::ids::CorpId::parse(&corp)
+        .map_err(|_| ApiError::from(qiye_app::AppError::Media(MediaError::UnknownId)))?;
+    let (record, path) = state.services.media(&corp, &media_id).await?;
+    if record.kind != MediaKind::Image || record.expires_at != i64::MAX {
+        return Err(qiye_app::AppError::Media(MediaError::UnknownId).into());
+    }
+    file_response(&record, &path).await
 }
 
 /// `attachment` with the name twice: an ASCII fallback, and the exact

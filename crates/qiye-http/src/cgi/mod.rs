@@ -124,6 +124,11 @@ pub fn routes() -> Router<AppState> {
             cgi_post(media::upload).layer(DefaultBodyLimit::max(media::MAX_UPLOAD_BODY)),
         )
         .route("/media/get", cgi_get(media::get))
+        .route(
+            "/media/uploadimg",
+            cgi_post(media::upload_img).layer(DefaultBodyLimit::max(media::MAX_UPLOAD_BODY)),
+        )
+        .route("/media/img/{corp}/{media_id}", cgi_get(media::image))
         .route("/message/send", cgi_post(message::send))
         .route("/message/recall", cgi_post(message::recall))
         .route("/message/get_statistics", cgi_post(message::get_statistics))
