@@ -740,6 +740,24 @@ async fn websocket_pushes_receipts_and_resyncs_in_order(backend: Backend) {
     bob_ws.send(json!({"type": "ping"})).await;
     assert_eq!(bob_ws.next_of("pong").await["type"], "pong");
 
+    // Presence: bob watches alice and carol; alice leaves, carol arrives.
+    bob_ws
+        .send(json!({"type": "watch", "users": ["alice", "carol"]}))
+        .await;
+    let now = bob_ws.next_of("presence").await;
+    assert_eq!(now["online"], json!(["alice"]), "{now}");
+    assert_eq!(now["offline"], json!(["carol"]));
+    drop(alice_ws);
+    let carol = session_of(&app, &o.corp, "carol").await;
+    let _carol_ws = Ws::connect(&app, &carol).await;
+    let mut seen_online = Vec::new();
+    let mut seen_offline = Vec::new();
+    while !(seen_online.contains(&json!("carol")) && seen_offline.contains(&json!("alice"))) {
+        let change = bob_ws.next_of("presence").await;
+        seen_online.extend(change["online"].as_array().unwrap().iter().cloned());
+        seen_offline.extend(change["offline"].as_array().unwrap().iter().cloned());
+    }
+
     // Without a session there is no socket.
     let url = format!(
         "{}/api/v1/ws?token=wrong",

@@ -123,6 +123,8 @@ pub struct Subscription {
     corp: CorpId,
     userid: UserId,
     id: u64,
+    /// The connection's own queue, for the presence pushes it watches.
+    own: mpsc::Sender<Arc<Push>>,
     /// Events for this connection.
     pub events: mpsc::Receiver<Arc<Push>>,
     /// Whether the hub dropped it.
@@ -135,6 +137,14 @@ impl std::fmt::Debug for Subscription {
             .field("userid", &self.userid)
             .field("id", &self.id)
             .finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    /// Watches these members' presence (replacing the previous list);
+    /// answers who of them is online and offline now.
+    pub fn watch(&self, users: &[UserId]) -> (Vec<UserId>, Vec<UserId>) {
+        self.hub.watch(self, users)
     }
 }
 
@@ -160,13 +170,30 @@ struct PresenceChanges {
     offline: Vec<(CorpId, UserId)>,
 }
 
-/// Live connections per member on this node.
+/// Most members one connection may watch.
+pub const MAX_WATCHED: usize = 500;
+
+/// A connection that watches a member's presence.
+#[derive(Debug, Clone)]
+struct Watcher {
+    conn: u64,
+    owner: UserId,
+    tx: mpsc::Sender<Arc<Push>>,
+    shared: Arc<ConnectionState>,
+}
+
+/// Live connections per member on this node, and who watches whose
+/// presence.
 #[derive(Debug, Default)]
 pub struct Hub {
     members: RwLock<HashMap<CorpId, HashMap<UserId, Vec<Slot>>>>,
     next_id: AtomicU64,
     connections: AtomicU64,
     presence: std::sync::Mutex<PresenceChanges>,
+    /// Per watched member, the connections watching them.
+    watchers: RwLock<HashMap<(CorpId, UserId), Vec<Watcher>>>,
+    /// Per connection, whom it watches (to undo on a new list or at close).
+    watching: std::sync::Mutex<HashMap<u64, Vec<(CorpId, UserId)>>>,
 }
 
 impl Hub {
@@ -179,6 +206,7 @@ impl Hub {
         capacity: usize,
     ) -> Subscription {
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let tx_for_watch = tx.clone();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(ConnectionState::default());
         let came_online = {
@@ -205,12 +233,122 @@ impl Hub {
             corp: corp.clone(),
             userid: userid.clone(),
             id,
+            own: tx_for_watch,
             events: rx,
             state,
         }
     }
 
+    /// Replaces whom a connection watches (at most [`MAX_WATCHED`] of its
+    /// corp's members; more are ignored) and answers who of them is online
+    /// and offline now. Later changes come as coalesced presence pushes.
+    fn watch(&self, sub: &Subscription, users: &[UserId]) -> (Vec<UserId>, Vec<UserId>) {
+        self.unwatch(sub.id);
+        let users: Vec<UserId> = users.iter().take(MAX_WATCHED).cloned().collect();
+        {
+            let mut watchers = self.watchers.write().unwrap_or_else(|e| e.into_inner());
+            for u in &users {
+                watchers
+                    .entry((sub.corp.clone(), u.clone()))
+                    .or_default()
+                    .push(Watcher {
+                        conn: sub.id,
+                        owner: sub.userid.clone(),
+                        tx: sub.own.clone(),
+                        shared: sub.state.clone(),
+                    });
+            }
+        }
+        let keys = users
+            .iter()
+            .map(|u| (sub.corp.clone(), u.clone()))
+            .collect();
+        self.watching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sub.id, keys);
+        users
+            .into_iter()
+            .partition(|u| self.is_online(&sub.corp, u))
+    }
+
+    fn unwatch(&self, conn: u64) {
+        let keys = self
+            .watching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&conn)
+            .unwrap_or_default();
+        if keys.is_empty() {
+            return;
+        }
+        let mut watchers = self.watchers.write().unwrap_or_else(|e| e.into_inner());
+        for key in keys {
+            if let Some(list) = watchers.get_mut(&key) {
+                list.retain(|w| w.conn != conn);
+                if list.is_empty() {
+                    watchers.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Pushes the presence changes since the last flush to the connections
+    /// watching those members, one push per connection with all its
+    /// changes (a member who came and went in between is reported by
+    /// where they are now). Answers how many pushes were queued.
+    pub fn flush_presence(&self) -> usize {
+        let changes = self.take_presence();
+        if changes.is_empty() {
+            return 0;
+        }
+        let mut per_conn: HashMap<u64, (CorpId, Watcher, Vec<UserId>, Vec<UserId>)> =
+            HashMap::new();
+        {
+            let watchers = self.watchers.read().unwrap_or_else(|e| e.into_inner());
+            for (corp, online, offline) in changes {
+                let both = online
+                    .into_iter()
+                    .map(|u| (u, true))
+                    .chain(offline.into_iter().map(|u| (u, false)));
+                for (user, is_online) in both {
+                    let Some(list) = watchers.get(&(corp.clone(), user.clone())) else {
+                        continue;
+                    };
+                    for w in list {
+                        let entry = per_conn
+                            .entry(w.conn)
+                            .or_insert_with(|| (corp.clone(), w.clone(), Vec::new(), Vec::new()));
+                        if is_online {
+                            entry.2.push(user.clone());
+                        } else {
+                            entry.3.push(user.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let mut queued = 0;
+        for (_, (corp, w, online, offline)) in per_conn {
+            if w.shared.is_dropped() {
+                continue;
+            }
+            let push = Arc::new(Push::new(
+                corp,
+                Arc::from(vec![w.owner.clone()]),
+                PushEvent::Presence { online, offline },
+            ));
+            match w.tx.try_send(push) {
+                Ok(()) => queued += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => w.shared.drop_now(),
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        queued
+    }
+
     fn unregister(&self, corp: &CorpId, userid: &UserId, id: u64) {
+        self.unwatch(id);
         let went_offline = {
             let mut members = self.members.write().unwrap_or_else(|e| e.into_inner());
             let Some(users) = members.get_mut(corp) else {
@@ -415,6 +553,39 @@ mod tests {
         assert!(online.is_empty());
         assert_eq!(offline, vec![user("alice"), user("bob")]);
         assert!(hub.take_presence().is_empty());
+    }
+
+    #[tokio::test]
+    async fn watchers_get_one_coalesced_push_per_flush() {
+        let hub = Arc::new(Hub::default());
+        let mut watcher = hub.register(&corp(), &user("w"), 8);
+        let bob = hub.register(&corp(), &user("bob"), 8);
+        let (online, offline) = watcher.watch(&[user("bob"), user("carol")]);
+        assert_eq!((online, offline), (vec![user("bob")], vec![user("carol")]));
+        hub.take_presence();
+        let carol = hub.register(&corp(), &user("carol"), 8);
+        drop(bob);
+        let _dave = hub.register(&corp(), &user("dave"), 8);
+        assert_eq!(
+            hub.flush_presence(),
+            1,
+            "one push for the one watching connection"
+        );
+        let push = watcher.events.try_recv().expect("presence push");
+        assert_eq!(
+            push.event,
+            PushEvent::Presence {
+                online: vec![user("carol")],
+                offline: vec![user("bob")],
+            }
+        );
+        assert!(watcher.events.try_recv().is_err(), "dave is not watched");
+        assert_eq!(hub.flush_presence(), 0, "nothing new");
+        watcher.watch(&[]);
+        drop(carol);
+        assert_eq!(hub.flush_presence(), 0, "no longer watching");
+        drop(watcher);
+        assert!(hub.watchers.read().unwrap().is_empty());
     }
 
     #[test]

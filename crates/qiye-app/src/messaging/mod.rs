@@ -61,7 +61,12 @@ pub struct Messaging {
     /// Pair keys (one-to-one and app conversations) to their ids.
     pairs: moka::sync::Cache<(CorpId, String), ConvId>,
     queue_capacity: usize,
+    /// Set once the presence flusher runs.
+    presence_flusher: OnceLock<()>,
 }
+
+/// How often presence changes are pushed to watchers (coalesced).
+pub const PRESENCE_FLUSH: Duration = Duration::from_secs(1);
 
 impl Default for Messaging {
     fn default() -> Self {
@@ -78,6 +83,7 @@ impl Default for Messaging {
                 .time_to_idle(Duration::from_secs(3600))
                 .build(),
             queue_capacity: DEFAULT_CONNECTION_QUEUE,
+            presence_flusher: OnceLock::new(),
         }
     }
 }
@@ -110,8 +116,21 @@ impl Services {
         &self.messaging.hub
     }
 
-    /// Registers a member's live connection (the WebSocket gateway).
+    /// Registers a member's live connection (the WebSocket gateway). The
+    /// first one starts the presence flusher (every [`PRESENCE_FLUSH`]; it
+    /// ends with the hub).
     pub fn subscribe(&self, corp: &CorpId, userid: &UserId) -> Subscription {
+        self.messaging.presence_flusher.get_or_init(|| {
+            let hub = Arc::downgrade(&self.messaging.hub);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(PRESENCE_FLUSH);
+                loop {
+                    tick.tick().await;
+                    let Some(hub) = hub.upgrade() else { break };
+                    hub.flush_presence();
+                }
+            });
+        });
         self.messaging
             .hub
             .register(corp, userid, self.messaging.queue_capacity)

@@ -180,6 +180,9 @@ enum ClientFrame {
         request: SyncRequest,
     },
     Ping,
+    Watch {
+        users: Vec<String>,
+    },
 }
 
 /// Frames the server sends in answer to a client's frame.
@@ -198,6 +201,10 @@ enum ReplyFrame {
         conversations: Vec<SyncedView>,
     },
     Pong,
+    Presence {
+        online: Vec<String>,
+        offline: Vec<String>,
+    },
     Error {
         id: Option<String>,
         errcode: i64,
@@ -387,7 +394,11 @@ impl Connection {
                         match frame {
                             Message::Text(text) => {
                                 let reply = if budget.take() {
-                                    answer(&self.state, &self.who, &text).await
+                                    match qiye_wecom::wire::parse_body::<ClientFrame>(text.as_bytes()) {
+                                        Err(e) => error_frame(None, V1Error(e.into())),
+                                        Ok(ClientFrame::Watch { users }) => self.watch(&users),
+                                        Ok(frame) => answer(&self.state, &self.who, frame).await,
+                                    }
                                 } else {
                                     error_frame(None, V1Error::new(ErrCode::ApiFreqOutOfLimit, "too many frames"))
                                 };
@@ -442,6 +453,21 @@ impl Connection {
         self.socket.send(Message::Text(text)).await
     }
 
+    /// Watches members' presence: answers who is online now; changes follow
+    /// as `presence` pushes.
+    fn watch(&self, users: &[String]) -> ReplyFrame {
+        let ids: Vec<qiye_domain::ids::UserId> = users
+            .iter()
+            .filter_map(|u| qiye_domain::ids::UserId::parse(u).ok())
+            .collect();
+        let (online, offline) = self.subscription.watch(&ids);
+        let names = |v: Vec<qiye_domain::ids::UserId>| v.iter().map(ToString::to_string).collect();
+        ReplyFrame::Presence {
+            online: names(online),
+            offline: names(offline),
+        }
+    }
+
     async fn flush_delivered(&mut self) {
         if self.delivered.is_empty() {
             return;
@@ -454,13 +480,17 @@ impl Connection {
 }
 
 /// Answers one client frame.
-async fn answer(state: &AppState, who: &SignedInMember, text: &str) -> ReplyFrame {
-    let frame: ClientFrame = match qiye_wecom::wire::parse_body(text.as_bytes()) {
-        Ok(f) => f,
-        Err(e) => return error_frame(None, V1Error(e.into())),
-    };
+async fn answer(state: &AppState, who: &SignedInMember, frame: ClientFrame) -> ReplyFrame {
     match frame {
         ClientFrame::Ping => ReplyFrame::Pong,
+        // The connection answers `watch` itself (it holds the subscription).
+        ClientFrame::Watch { .. } => error_frame(
+            None,
+            V1Error::new(
+                ErrCode::InvalidRequestParameter,
+                "watch is answered by the connection",
+            ),
+        ),
         ClientFrame::Send { id, conv, message } => {
             let mut message = message;
             message.client_id.get_or_insert_with(|| id.clone());
