@@ -10,6 +10,7 @@
 
 pub mod directory;
 pub mod memory;
+pub mod messaging;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -12,6 +12,12 @@
 //!   directory (defaults 200 requests over 4 connections) and the memory of
 //!   a server holding it, in a child process (`directory-serve`) so that
 //!   the memory figures are the server's alone.
+//! - `qiye-bench messaging [--pg URL] [--pairs N] [--per-sender N]
+//!   [--window N] [--group N] [--group-messages N] [--conversations N]`: the
+//!   messaging benchmarks of issue 4 (X1/Y1 one-to-one, X2/Y2 a group, R
+//!   resync) over WebSockets (defaults 50 pairs x 1000 messages, window 32,
+//!   a group of 2000 with 100 messages, 1000 missed messages in 50
+//!   conversations).
 
 use std::process::Command;
 use std::time::Instant;
@@ -43,6 +49,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("directory") => directory(&Flags::parse(&args[1..])?),
         Some("directory-serve") => directory_serve(&Flags::parse(&args[1..])?),
+        Some("messaging") => messaging(&Flags::parse(&args[1..])?),
         _ => ratio(),
     }
 }
@@ -51,13 +58,19 @@ fn main() -> anyhow::Result<()> {
 struct Flags(Vec<(String, String)>);
 
 impl Flags {
-    const KNOWN: [&'static str; 7] = [
+    const KNOWN: [&'static str; 13] = [
         "--pg",
         "--members",
         "--requests",
         "--connections",
         "--seed",
         "--database-url",
+        "--pairs",
+        "--per-sender",
+        "--window",
+        "--group",
+        "--group-messages",
+        "--conversations",
         "--corpid",
     ];
 
@@ -241,6 +254,62 @@ fn ratio() -> anyhow::Result<()> {
         println!(
             "best: bare {bare_best:.0} req/s, authenticated {auth_best:.0} req/s, ratio {:.1}% (target >= 60%), {connections} connections, token_cache_ms {cache_ms}",
             100.0 * auth_best / bare_best
+        );
+        Ok(())
+    })
+}
+
+/// Issue 4's messaging targets: X1/Y1 (one-to-one), X2/Y2 (a group), R
+/// (resync after missed messages).
+fn messaging(flags: &Flags) -> anyhow::Result<()> {
+    use qiye_bench::messaging::{ChatBench, group, one_to_one, resync};
+    let pairs = usize::try_from(flags.number("--pairs", 50)?)?;
+    let per_sender = flags.number("--per-sender", 1000)?;
+    let window = flags.number("--window", 32)?.max(1);
+    let group_size = usize::try_from(flags.number("--group", 2000)?)?.max(2);
+    let group_messages = flags.number("--group-messages", 100)?;
+    let conversations = usize::try_from(flags.number("--conversations", 50)?)?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    runtime()?.block_on(async {
+        let db = BenchDatabase::create(flags.text("--pg")).await?;
+        let backend = db.backend();
+        let members = (pairs * 2).max(group_size).max(conversations + 1);
+        let started = Instant::now();
+        let bench = ChatBench::start(&db, members).await?;
+        println!("[{backend}] {members} members with sessions in {:.1} s", started.elapsed().as_secs_f64());
+
+        let x1 = one_to_one(&bench, pairs, per_sender, window, None).await?;
+        println!(
+            "[{backend}] X1 one-to-one, {pairs} pairs x {per_sender} messages, window {window}: {} messages in {:.2} s: {:.0} msg/s sent, committed, acked and delivered (target >= 10000); latency p50 {:.1} ms p99 {:.1} ms",
+            x1.messages, x1.elapsed.as_secs_f64(), x1.messages_per_sec(), ms(x1.percentile(50.0)), ms(x1.percentile(99.0))
+        );
+        let half = x1.messages_per_sec() / 2.0;
+        let paced = (half * 5.0) as u64 / pairs as u64;
+        let y1 = one_to_one(&bench, pairs, paced.max(10), window, Some(half)).await?;
+        println!(
+            "[{backend}] Y1 at half of X1 ({half:.0} msg/s, {} messages): send-to-receiver p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (targets p50 <= 10, p99 <= 50)",
+            y1.messages, ms(y1.percentile(50.0)), ms(y1.percentile(99.0)), ms(y1.percentile(100.0))
+        );
+
+        let (x2, _) = group(&bench, group_messages, window, None).await?;
+        println!(
+            "[{backend}] X2 group of {group_size}, {} messages: {} deliveries in {:.2} s: {:.0} deliveries/s (target >= 100000)",
+            x2.messages, x2.deliveries, x2.elapsed.as_secs_f64(), x2.deliveries_per_sec()
+        );
+        let half_rate = x2.messages_per_sec() / 2.0;
+        let (y2, completion) = group(&bench, group_messages, window, Some(half_rate)).await?;
+        let p = |v: &Vec<std::time::Duration>, q: f64| {
+            v.get(((q / 100.0) * (v.len().saturating_sub(1)) as f64).round() as usize).copied().unwrap_or_default()
+        };
+        println!(
+            "[{backend}] Y2 at half of X2 ({half_rate:.1} msg/s, {:.0} deliveries/s): until every member has a message p50 {:.1} ms, p99 {:.1} ms (target p99 <= 200); per delivery p99 {:.1} ms",
+            half_rate * (group_size - 1) as f64, ms(p(&completion, 50.0)), ms(p(&completion, 99.0)), ms(y2.percentile(99.0))
+        );
+
+        let r = resync(&bench, conversations, 1000).await?;
+        println!(
+            "[{backend}] R resync: {} entries missed in {} conversations, synced in {:.1} ms with {} round trip (targets <= 500 ms, <= 3 round trips)",
+            r.entries, r.conversations, ms(r.sync_time), r.round_trips
         );
         Ok(())
     })
