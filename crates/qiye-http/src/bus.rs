@@ -239,7 +239,7 @@ fn handle(node: &str, payload: &[u8], services: &Services) -> Option<u64> {
     match decode(payload) {
         Ok(Decoded::Push { origin, push }) => {
             if origin != node {
-                services.deliver_remote(push);
+                services.deliver_remote(*push);
             }
             None
         }
@@ -269,7 +269,7 @@ struct Frame {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum WireEvent {
-    Entry(WireEntry),
+    Entry(Box<WireEntry>),
     Read {
         conv: String,
         userid: String,
@@ -280,7 +280,9 @@ enum WireEvent {
         offline: Vec<String>,
     },
     /// A node's greeting to itself, proving its subscription is live.
-    Hello { nonce: u64 },
+    Hello {
+        nonce: u64,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -350,7 +352,7 @@ fn bad(what: &str, value: impl std::fmt::Display) -> WireError {
 /// A decoded message.
 #[derive(Debug)]
 enum Decoded {
-    Push { origin: String, push: Push },
+    Push { origin: String, push: Box<Push> },
     Hello { origin: String, nonce: u64 },
 }
 
@@ -382,7 +384,7 @@ fn encode(origin: &str, push: &Push) -> Bytes {
 
 fn wire_event(event: &PushEvent) -> WireEvent {
     match event {
-        PushEvent::Entry(e) => WireEvent::Entry(wire_entry(e)),
+        PushEvent::Entry(e) => WireEvent::Entry(Box::new(wire_entry(e))),
         PushEvent::Read { conv, userid, seq } => WireEvent::Read {
             conv: conv.as_str().to_owned(),
             userid: userid.as_str().to_owned(),
@@ -453,7 +455,7 @@ fn decode(payload: &[u8]) -> Result<Decoded, WireError> {
                 nonce,
             });
         }
-        WireEvent::Entry(e) => PushEvent::Entry(domain_entry(e)?),
+        WireEvent::Entry(e) => PushEvent::Entry(domain_entry(*e)?),
         WireEvent::Read { conv, userid, seq } => PushEvent::Read {
             conv: ConvId::parse(&conv).map_err(|_| bad("conversation id", &conv))?,
             userid: UserId::parse(&userid).map_err(|_| bad("userid", &userid))?,
@@ -468,7 +470,7 @@ fn decode(payload: &[u8]) -> Result<Decoded, WireError> {
     let recipients: Arc<[UserId]> = users(frame.recipients)?.into();
     Ok(Decoded::Push {
         origin: frame.origin,
-        push: Push::new(corp, recipients, event),
+        push: Box::new(Push::new(corp, recipients, event)),
     })
 }
 
@@ -673,7 +675,10 @@ mod tests {
         assert!(!outbox.offer(&push));
         assert_eq!(outbox.dropped.load(Ordering::Relaxed), 1);
         assert!(rx.try_recv().is_ok());
-        assert!(outbox.offer(&push), "room again once the publisher took one");
+        assert!(
+            outbox.offer(&push),
+            "room again once the publisher took one"
+        );
         drop(rx);
         assert!(!outbox.offer(&push), "a stopped publisher drops too");
         assert_eq!(outbox.dropped.load(Ordering::Relaxed), 2);

@@ -405,6 +405,10 @@ mod tests {
             assert!(Config::load(Some(Path::new("bad2.toml")), &Overrides::default()).is_err());
             jail.create_file("bad3.toml", "database_url = \"mysql://x\"\n")?;
             assert!(Config::load(Some(Path::new("bad3.toml")), &Overrides::default()).is_err());
+            jail.create_file("bad4.toml", "nats_url = \"http://nats:4222\"\n")?;
+            let err =
+                Config::load(Some(Path::new("bad4.toml")), &Overrides::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("nats://"), "{err:#}");
             Ok(())
         });
         assert!(
@@ -414,6 +418,30 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn nats_is_off_by_default_and_set_by_file_env_or_flag() {
+        figment::Jail::expect_with(|jail| {
+            let none = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(none.nats(), None);
+            jail.create_file("n.toml", "nats_url = \"nats://file:4222\"\n")?;
+            let file = Config::load(Some(Path::new("n.toml")), &Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(file.nats(), Some("nats://file:4222"));
+            jail.set_env("QIYE_NATS_URL", "nats://env:4222");
+            let env = Config::load(Some(Path::new("n.toml")), &Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(env.nats(), Some("nats://env:4222"));
+            let flag = Overrides {
+                nats_url: Some("nats://flag:4222".into()),
+                ..Default::default()
+            };
+            let flagged =
+                Config::load(Some(Path::new("n.toml")), &flag).map_err(|e| e.to_string())?;
+            assert_eq!(flagged.nats(), Some("nats://flag:4222"));
+            Ok(())
+        });
     }
 
     #[test]

@@ -223,11 +223,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let services = crate::services_with_bus(
-        &config,
-        store,
-        bus.clone().map(|b| b as Arc<dyn FanOutBus>),
-    )?;
+    let services =
+        crate::services_with_bus(&config, store, bus.clone().map(|b| b as Arc<dyn FanOutBus>))?;
     let subscriber = match &bus {
         Some(bus) => Some(
             bus.subscribe(Arc::clone(&services))
