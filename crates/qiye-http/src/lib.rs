@@ -10,6 +10,7 @@
 //! with HTML or a non-200 status.
 
 pub mod api;
+pub mod bus;
 pub mod callback;
 pub mod cgi;
 pub mod content;

@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, env = "QIYE_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// nats://host:4222 to share the load with other nodes on the same
+    /// database [default: none, one node].
+    #[arg(long, env = "QIYE_NATS_URL", hide_env_values = true)]
+    pub nats_url: Option<String>,
 }
 
 /// `qiye corp ...`
@@ -491,6 +495,7 @@ impl Cli {
             overrides.metrics_listen = serve.metrics_listen;
             overrides.metrics_enabled = serve.no_metrics.then_some(false);
             overrides.log_format.clone_from(&serve.log_format);
+            overrides.nats_url.clone_from(&serve.nats_url);
         }
         overrides
     }

@@ -25,6 +25,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `postgres://...` to run on PostgreSQL (or `sqlite://...`); empty: SQLite in `data_dir`.
     pub database_url: String,
+    /// `nats://host:4222` to share the load with other nodes; empty: one node.
+    pub nats_url: String,
     /// Address people use to reach the server (printed at first start).
     pub public_url: String,
     /// Serve Prometheus metrics.
@@ -58,6 +60,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./qiye-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: String::new(),
+            nats_url: String::new(),
             public_url: String::new(),
             metrics_enabled: true,
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
@@ -95,6 +98,10 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc {
         key: "database_url",
         doc: "Empty: SQLite in data_dir. postgres://user@host/db runs the same server on PostgreSQL. Flag: --database-url.",
+    },
+    FieldDoc {
+        key: "nats_url",
+        doc: "Empty: one node (in-process fan-out). nats://host:4222 lets several nodes on one PostgreSQL database share the load: a member connected to one node hears what is sent through another. Flag: --nats-url.",
     },
     FieldDoc {
         key: "public_url",
@@ -152,6 +159,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
             .field("database_url", &redact_url(&self.database_url))
+            .field("nats_url", &redact_url(&self.nats_url))
             .field("metrics_enabled", &self.metrics_enabled)
             .field("metrics_listen", &self.metrics_listen)
             .finish_non_exhaustive()
@@ -204,6 +212,9 @@ pub struct Overrides {
     /// `--database-url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// `--nats-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_url: Option<String>,
     /// `--metrics-listen`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
@@ -253,6 +264,13 @@ impl Config {
             qiye_store::Dialect::of_url(&self.database_url)
                 .map_err(|e| anyhow::anyhow!("database_url: {e}"))?;
         }
+        if let Some(url) = self.nats() {
+            anyhow::ensure!(
+                url.starts_with("nats://"),
+                "nats_url must start with nats:// (got {})",
+                redact_url(url)
+            );
+        }
         Ok(())
     }
 
@@ -263,6 +281,12 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// The NATS server of the fan-out between nodes, if one is configured.
+    pub fn nats(&self) -> Option<&str> {
+        let url = self.nats_url.trim();
+        (!url.is_empty()).then_some(url)
     }
 
     /// The address printed for people.
@@ -381,6 +405,10 @@ mod tests {
             assert!(Config::load(Some(Path::new("bad2.toml")), &Overrides::default()).is_err());
             jail.create_file("bad3.toml", "database_url = \"mysql://x\"\n")?;
             assert!(Config::load(Some(Path::new("bad3.toml")), &Overrides::default()).is_err());
+            jail.create_file("bad4.toml", "nats_url = \"http://nats:4222\"\n")?;
+            let err =
+                Config::load(Some(Path::new("bad4.toml")), &Overrides::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("nats://"), "{err:#}");
             Ok(())
         });
         assert!(
@@ -390,6 +418,30 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn nats_is_off_by_default_and_set_by_file_env_or_flag() {
+        figment::Jail::expect_with(|jail| {
+            let none = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(none.nats(), None);
+            jail.create_file("n.toml", "nats_url = \"nats://file:4222\"\n")?;
+            let file = Config::load(Some(Path::new("n.toml")), &Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(file.nats(), Some("nats://file:4222"));
+            jail.set_env("QIYE_NATS_URL", "nats://env:4222");
+            let env = Config::load(Some(Path::new("n.toml")), &Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(env.nats(), Some("nats://env:4222"));
+            let flag = Overrides {
+                nats_url: Some("nats://flag:4222".into()),
+                ..Default::default()
+            };
+            let flagged =
+                Config::load(Some(Path::new("n.toml")), &flag).map_err(|e| e.to_string())?;
+            assert_eq!(flagged.nats(), Some("nats://flag:4222"));
+            Ok(())
+        });
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use qiye_app::Services;
+use qiye_app::messaging::FanOutBus;
 use qiye_domain::clock::{Clock, SystemClock};
 use qiye_domain::ports::Store;
 use qiye_http::callback::WecomCallbackWire;
@@ -39,6 +40,20 @@ pub fn services(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Se
     services_with_clock(config, store, Arc::new(SystemClock))
 }
 
+/// Builds the use-case layer of a server, on the system clock, with the
+/// fan-out to other nodes when there is one (`qiye serve --nats-url`).
+pub fn services_with_bus(
+    config: &Config,
+    store: Arc<dyn Store>,
+    bus: Option<Arc<dyn FanOutBus>>,
+) -> anyhow::Result<Arc<Services>> {
+    let services = build_services(config, store, Arc::new(SystemClock))?;
+    Ok(Arc::new(match bus {
+        Some(bus) => services.with_fan_out_bus(bus),
+        None => services,
+    }))
+}
+
 /// Builds the use-case layer over a store and a given clock (tests move
 /// time), with callbacks sent the way WeCom sends them: the server needs
 /// the wire to deliver events, the CLI to verify a callback URL.
@@ -47,9 +62,15 @@ pub fn services_with_clock(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Services>> {
-    Ok(Arc::new(
-        Services::new(store, clock, config.services_config()?)
-            .with_callback_wire(Arc::new(WecomCallbackWire::new()))
-            .with_export_wire(Arc::new(WecomExportWire)),
-    ))
+    Ok(Arc::new(build_services(config, store, clock)?))
+}
+
+fn build_services(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Services> {
+    Ok(Services::new(store, clock, config.services_config()?)
+        .with_callback_wire(Arc::new(WecomCallbackWire::new()))
+        .with_export_wire(Arc::new(WecomExportWire)))
 }

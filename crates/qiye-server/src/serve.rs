@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use qiye_app::Services;
+use qiye_app::messaging::FanOutBus;
 use qiye_domain::audit::Actor;
 use qiye_domain::plan::Plan;
+use qiye_http::bus::{NatsBus, SUBJECT};
 use qiye_http::metrics::{Metrics, metrics_router};
 use qiye_http::{AppState, router};
 use tokio::net::TcpListener;
@@ -211,7 +213,26 @@ pub async fn shutdown_signal() {
 /// `qiye serve`.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = crate::open_store(&config).await?;
-    let services = crate::services(&config, store)?;
+    let bus = match config.nats() {
+        Some(url) => {
+            let node = NatsBus::random_node_id();
+            let bus = NatsBus::connect(url, &node)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e} (nats_url, --nats-url)"))?;
+            Some(bus)
+        }
+        None => None,
+    };
+    let services =
+        crate::services_with_bus(&config, store, bus.clone().map(|b| b as Arc<dyn FanOutBus>))?;
+    let subscriber = match &bus {
+        Some(bus) => Some(
+            bus.subscribe(Arc::clone(&services))
+                .await
+                .context("NATS fan-out")?,
+        ),
+        None => None,
+    };
     bootstrap_if_empty(&config, &services).await?;
 
     let listener = TcpListener::bind(config.listen)
@@ -248,6 +269,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let jobs = tokio::spawn(job_loop(Arc::clone(&services), stop_rx.clone()));
 
+    if let (Some(url), Some(bus)) = (config.nats(), &bus) {
+        println!(
+            "qiye: fan-out: NATS {} (subject {SUBJECT}, node {})",
+            crate::config::redact_url(url),
+            bus.node_id()
+        );
+    }
     println!(
         "qiye: serving {} on {} (database: {})",
         config.effective_public_url(),
@@ -277,6 +305,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     housekeeping.await.context("housekeeping task")?;
     stop_within(delivery, DELIVERY_STOP_GRACE, "callback delivery").await?;
     stop_within(jobs, DELIVERY_STOP_GRACE, "directory jobs").await?;
+    if let Some(task) = subscriber {
+        task.abort();
+    }
     services.store().close().await;
     println!("qiye: stopped");
     Ok(())
