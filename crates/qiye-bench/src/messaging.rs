@@ -61,14 +61,19 @@ impl ChatBench {
         for i in 1..=members {
             let userid = UserId::parse(&format!("m{i:06}"))?;
             services
-                .create_member(&operator, userid.clone(), MemberFields {
-                    name: Some(format!("成员{i}")),
-                    departments: Some(vec![DeptId::ROOT]),
-                    ..Default::default()
-                })
+                .create_member(
+                    &operator,
+                    userid.clone(),
+                    MemberFields {
+                        name: Some(format!("成员{i}")),
+                        departments: Some(vec![DeptId::ROOT]),
+                        ..Default::default()
+                    },
+                )
                 .await?;
             let token = SessionToken::generate();
-            let session = Session::start(corp.clone(), userid.clone(), now, None, Some("qiye-bench"));
+            let session =
+                Session::start(corp.clone(), userid.clone(), now, None, Some("qiye-bench"));
             let record = AuditRecord {
                 at: now,
                 corp_id: corp.clone(),
@@ -104,7 +109,10 @@ impl ChatBench {
 
     /// A WebSocket of member `i`, past its `hello`.
     pub async fn connect(&self, i: usize) -> anyhow::Result<Socket> {
-        let url = format!("ws://{}/api/v1/ws?token={}", self.server.addr, self.members[i].1);
+        let url = format!(
+            "ws://{}/api/v1/ws?token={}",
+            self.server.addr, self.members[i].1
+        );
         let (mut socket, _) = tokio_tungstenite::connect_async(url)
             .await
             .context("websocket")?;
@@ -126,9 +134,15 @@ async fn next_json(socket: &mut Socket) -> anyhow::Result<Value> {
     }
 }
 
+/// Client ids are unique per send (a repeated id is a retry, answered with
+/// the first message and not sent again).
 fn send_frame(conv: &str, id: u64, content: &str) -> Message {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| format!("{:x}", std::process::id()));
+    static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let unique = SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Message::Text(
-        json!({"type": "send", "id": format!("b{id}"), "conv": conv, "msgtype": "text",
+        json!({"type": "send", "id": format!("b{run}-{unique}-{id}"), "conv": conv, "msgtype": "text",
                "text": {"content": content}})
         .to_string()
         .into(),
@@ -185,38 +199,46 @@ async fn sender(
     let mut sent = 0;
     let mut pace = interval.map(tokio::time::interval);
     while acked < count {
-        while sent < count && sent - acked < window {
-            if let Some(p) = pace.as_mut() {
-                p.tick().await;
+        let can_send = sent < count && sent - acked < window;
+        tokio::select! {
+            biased;
+            frame = tokio::time::timeout(Duration::from_secs(30), stream.next()) => {
+                let frame = frame.context("no frame within 30 s")?.context("socket closed")??;
+                if let Message::Text(text) = frame {
+                    let v: Value = serde_json::from_str(&text)?;
+                    match v["type"].as_str() {
+                        Some("ack") => acked += 1,
+                        Some("error") => anyhow::bail!("send refused: {v}"),
+                        _ => {}
+                    }
+                }
             }
-            let stamp = epoch.elapsed().as_micros().to_string();
-            sink.send(send_frame(&conv, sent, &stamp)).await?;
-            sent += 1;
-            if pace.is_some() {
-                break;
-            }
-        }
-        let frame = tokio::time::timeout(Duration::from_secs(30), stream.next())
-            .await
-            .context("no ack within 30 s")?
-            .context("socket closed")??;
-        if let Message::Text(text) = frame {
-            let v: Value = serde_json::from_str(&text)?;
-            match v["type"].as_str() {
-                Some("ack") => acked += 1,
-                Some("error") => anyhow::bail!("send refused: {v}"),
-                _ => {}
+            () = async {
+                if let Some(p) = pace.as_mut() {
+                    p.tick().await;
+                }
+            }, if can_send => {
+                let stamp = epoch.elapsed().as_micros().to_string();
+                sink.send(send_frame(&conv, sent, &stamp)).await?;
+                sent += 1;
             }
         }
     }
-    socket = sink.reunite(stream).map_err(|_| anyhow::anyhow!("reunite"))?;
+    socket = sink
+        .reunite(stream)
+        .map_err(|_| anyhow::anyhow!("reunite"))?;
     let _ = socket.close(None).await;
     Ok(acked)
 }
 
 /// Counts `expected` pushed entries sent by others; answers each one's
 /// latency (from the stamp in its content).
-async fn receiver(mut socket: Socket, expected: u64, epoch: Instant, me: String) -> anyhow::Result<Vec<Duration>> {
+async fn receiver(
+    mut socket: Socket,
+    expected: u64,
+    epoch: Instant,
+    me: String,
+) -> anyhow::Result<Vec<Duration>> {
     let mut latencies = Vec::with_capacity(expected as usize);
     while (latencies.len() as u64) < expected {
         let v = next_json(&mut socket).await?;
@@ -268,7 +290,14 @@ pub async fn one_to_one(
     for (p, (tx, rx)) in sockets.into_iter().enumerate() {
         let me = bench.members[2 * p + 1].0.to_string();
         receivers.push(tokio::spawn(receiver(rx, per_sender, epoch, me)));
-        senders.push(tokio::spawn(sender(tx, convs[p].clone(), per_sender, window, interval, epoch)));
+        senders.push(tokio::spawn(sender(
+            tx,
+            convs[p].clone(),
+            per_sender,
+            window,
+            interval,
+            epoch,
+        )));
     }
     let mut messages = 0;
     for s in senders {
@@ -301,7 +330,10 @@ pub async fn group(
     let n = bench.members.len();
     let owner = bench.member(0).await?;
     let others: Vec<UserId> = bench.members[1..].iter().map(|(u, _)| u.clone()).collect();
-    let conv = bench.services.create_group(&owner, "基准群", others).await?;
+    let conv = bench
+        .services
+        .create_group(&owner, "基准群", others)
+        .await?;
     let conv_id = conv.id.to_string();
     let epoch = Instant::now();
     let mut sockets = Vec::with_capacity(n - 1);
@@ -395,8 +427,14 @@ pub async fn resync(
         convs.push(conv.id.clone());
         peers.push(peer);
     }
-    let known: serde_json::Map<String, Value> =
-        convs.iter().map(|c| (c.to_string(), json!(0))).collect();
+    // What the member's client holds before going offline: everything so far.
+    let known: serde_json::Map<String, Value> = bench
+        .services
+        .conversations(&me)
+        .await?
+        .iter()
+        .map(|c| (c.id.to_string(), json!(c.last_seq)))
+        .collect();
     for i in 0..missed {
         let c = i % conversations;
         let content = qiye_domain::message::Content {

@@ -45,6 +45,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> anyhow::Result<()> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("directory") => directory(&Flags::parse(&args[1..])?),
@@ -285,12 +291,14 @@ fn messaging(flags: &Flags) -> anyhow::Result<()> {
         );
         let half = x1.messages_per_sec() / 2.0;
         let paced = (half * 5.0) as u64 / pairs as u64;
+        eprintln!("[{backend}] Y1: {} messages per sender paced at {half:.0} msg/s in all", paced.max(10));
         let y1 = one_to_one(&bench, pairs, paced.max(10), window, Some(half)).await?;
         println!(
             "[{backend}] Y1 at half of X1 ({half:.0} msg/s, {} messages): send-to-receiver p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (targets p50 <= 10, p99 <= 50)",
             y1.messages, ms(y1.percentile(50.0)), ms(y1.percentile(99.0)), ms(y1.percentile(100.0))
         );
 
+        eprintln!("[{backend}] X2: a group of {group_size}");
         let (x2, _) = group(&bench, group_messages, window, None).await?;
         println!(
             "[{backend}] X2 group of {group_size}, {} messages: {} deliveries in {:.2} s: {:.0} deliveries/s (target >= 100000)",
@@ -306,6 +314,7 @@ fn messaging(flags: &Flags) -> anyhow::Result<()> {
             half_rate * (group_size - 1) as f64, ms(p(&completion, 50.0)), ms(p(&completion, 99.0)), ms(y2.percentile(99.0))
         );
 
+        eprintln!("[{backend}] R: 1000 missed messages in {conversations} conversations");
         let r = resync(&bench, conversations, 1000).await?;
         println!(
             "[{backend}] R resync: {} entries missed in {} conversations, synced in {:.1} ms with {} round trip (targets <= 500 ms, <= 3 round trips)",

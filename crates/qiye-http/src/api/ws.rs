@@ -4,8 +4,9 @@
 //! member (rendered once per event, shared by every recipient), answers
 //! the client's frames (send, read, sync, ping) with the same use cases as
 //! the REST API, and keeps the connection honest:
-//! - small explicit socket buffers (4 KiB read and write, 64 KiB largest
-//!   frame and write backlog);
+//! - small explicit socket buffers (4 KiB read and write; a client's frame
+//!   is at most 64 KiB; the write backlog may hold one large `sync` answer,
+//!   up to 16 MiB);
 //! - a bounded event queue per connection: a reader that falls behind is
 //!   dropped (close code 4008), never waited for;
 //! - a ping every 30 s; a connection silent for 90 s is closed;
@@ -66,8 +67,11 @@ impl Default for GatewayLimits {
 
 /// Bytes of the socket's read and write buffers.
 const SOCKET_BUFFER: usize = 4 * 1024;
-/// Largest frame, message and unsent backlog.
+/// Largest frame and message a client may send.
 const MAX_FRAME: usize = 64 * 1024;
+/// Largest unsent backlog: a `sync` answer can be a few MB (500 entries in
+/// each of many conversations); it is built and sent whole.
+const MAX_WRITE_BACKLOG: usize = 16 * 1024 * 1024;
 /// Close code for a connection dropped as a slow reader.
 const CLOSE_SLOW_READER: u16 = 4008;
 /// Close code for a connection closed for silence.
@@ -294,7 +298,7 @@ pub async fn connect(
     upgrade
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(SOCKET_BUFFER)
-        .max_write_buffer_size(MAX_FRAME)
+        .max_write_buffer_size(MAX_WRITE_BACKLOG)
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
