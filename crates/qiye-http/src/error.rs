@@ -78,7 +78,10 @@ impl From<AppError> for ApiError {
             },
             AppError::Id(IdError::AgentId) => ErrCode::InvalidAgentId,
             AppError::Id(IdError::CorpId) | AppError::CorpNotFound => ErrCode::InvalidCorpId,
-            AppError::Id(_) | AppError::CorpName(_) | AppError::Quota(_) => {
+            AppError::Id(_)
+            | AppError::CorpName(_)
+            | AppError::Quota(_)
+            | AppError::Escalation(_) => {
                 ErrCode::InvalidParameter
             }
             AppError::Plan(_) => ErrCode::PlanLimit,
