@@ -61,14 +61,19 @@ impl ChatBench {
         for i in 1..=members {
             let userid = UserId::parse(&format!("m{i:06}"))?;
             services
-                .create_member(&operator, userid.clone(), MemberFields {
-                    name: Some(format!("成员{i}")),
-                    departments: Some(vec![DeptId::ROOT]),
-                    ..Default::default()
-                })
+                .create_member(
+                    &operator,
+                    userid.clone(),
+                    MemberFields {
+                        name: Some(format!("成员{i}")),
+                        departments: Some(vec![DeptId::ROOT]),
+                        ..Default::default()
+                    },
+                )
                 .await?;
             let token = SessionToken::generate();
-            let session = Session::start(corp.clone(), userid.clone(), now, None, Some("qiye-bench"));
+            let session =
+                Session::start(corp.clone(), userid.clone(), now, None, Some("qiye-bench"));
             let record = AuditRecord {
                 at: now,
                 corp_id: corp.clone(),
@@ -104,7 +109,10 @@ impl ChatBench {
 
     /// A WebSocket of member `i`, past its `hello`.
     pub async fn connect(&self, i: usize) -> anyhow::Result<Socket> {
-        let url = format!("ws://{}/api/v1/ws?token={}", self.server.addr, self.members[i].1);
+        let url = format!(
+            "ws://{}/api/v1/ws?token={}",
+            self.server.addr, self.members[i].1
+        );
         let (mut socket, _) = tokio_tungstenite::connect_async(url)
             .await
             .context("websocket")?;
@@ -209,14 +217,21 @@ async fn sender(
             }
         }
     }
-    socket = sink.reunite(stream).map_err(|_| anyhow::anyhow!("reunite"))?;
+    socket = sink
+        .reunite(stream)
+        .map_err(|_| anyhow::anyhow!("reunite"))?;
     let _ = socket.close(None).await;
     Ok(acked)
 }
 
 /// Counts `expected` pushed entries sent by others; answers each one's
 /// latency (from the stamp in its content).
-async fn receiver(mut socket: Socket, expected: u64, epoch: Instant, me: String) -> anyhow::Result<Vec<Duration>> {
+async fn receiver(
+    mut socket: Socket,
+    expected: u64,
+    epoch: Instant,
+    me: String,
+) -> anyhow::Result<Vec<Duration>> {
     let mut latencies = Vec::with_capacity(expected as usize);
     while (latencies.len() as u64) < expected {
         let v = next_json(&mut socket).await?;
@@ -268,7 +283,14 @@ pub async fn one_to_one(
     for (p, (tx, rx)) in sockets.into_iter().enumerate() {
         let me = bench.members[2 * p + 1].0.to_string();
         receivers.push(tokio::spawn(receiver(rx, per_sender, epoch, me)));
-        senders.push(tokio::spawn(sender(tx, convs[p].clone(), per_sender, window, interval, epoch)));
+        senders.push(tokio::spawn(sender(
+            tx,
+            convs[p].clone(),
+            per_sender,
+            window,
+            interval,
+            epoch,
+        )));
     }
     let mut messages = 0;
     for s in senders {
@@ -301,7 +323,10 @@ pub async fn group(
     let n = bench.members.len();
     let owner = bench.member(0).await?;
     let others: Vec<UserId> = bench.members[1..].iter().map(|(u, _)| u.clone()).collect();
-    let conv = bench.services.create_group(&owner, "基准群", others).await?;
+    let conv = bench
+        .services
+        .create_group(&owner, "基准群", others)
+        .await?;
     let conv_id = conv.id.to_string();
     let epoch = Instant::now();
     let mut sockets = Vec::with_capacity(n - 1);

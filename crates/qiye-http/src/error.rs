@@ -81,9 +81,7 @@ impl From<AppError> for ApiError {
             AppError::Id(_)
             | AppError::CorpName(_)
             | AppError::Quota(_)
-            | AppError::Escalation(_) => {
-                ErrCode::InvalidParameter
-            }
+            | AppError::Escalation(_) => ErrCode::InvalidParameter,
             AppError::Plan(_) => ErrCode::PlanLimit,
             AppError::Dir(dir) => dir_errcode(dir),
             AppError::CallbackUnreachable(_) => ErrCode::InvalidCallbackUrl,

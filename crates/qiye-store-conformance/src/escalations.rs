@@ -10,8 +10,7 @@ use std::sync::Arc;
 use qiye_domain::escalation::{EscalationPolicy, EscalationState, EscalationUpdate};
 use qiye_domain::ids::{CorpId, UserId};
 use qiye_domain::message::{
-    Content, ConvId, ConvKind, Draft, EntryBody, MsgId, MsgKind, NewConversation, Priority,
-    Sender,
+    Content, ConvId, ConvKind, Draft, EntryBody, MsgId, MsgKind, NewConversation, Priority, Sender,
 };
 use qiye_domain::ports::{Store, StoreError};
 
@@ -213,7 +212,11 @@ pub async fn escalations_are_claimed_once_per_lease(store: Arc<dyn Store>) {
         .claim_escalations(due + 60_001, 60_000, 100)
         .await
         .expect("after the lease");
-    assert_eq!(again.len(), 9, "the others' leases lapsed; bob's first is not due");
+    assert_eq!(
+        again.len(),
+        9,
+        "the others' leases lapsed; bob's first is not due"
+    );
     let row = store
         .escalations_of(&corp, &conv, seqs[0])
         .await

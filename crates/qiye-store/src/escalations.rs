@@ -251,17 +251,16 @@ impl EscalationStore for SqlStore {
         limit: u32,
     ) -> StoreResult<Vec<Escalation>> {
         let mut tx = self.begin_write().await?;
-        let keys: Vec<(String, String, i64, String)> =
-            sqlx::query_as(&self.dialect.sql(&format!(
-                "SELECT corp_id, conv_id, seq, userid FROM escalations \
+        let keys: Vec<(String, String, i64, String)> = sqlx::query_as(&self.dialect.sql(&format!(
+            "SELECT corp_id, conv_id, seq, userid FROM escalations \
                  WHERE state = 'pending' AND next_at <= $1 AND lease_until <= $1 \
                  ORDER BY next_at, corp_id, conv_id, seq, userid LIMIT {limit}{}",
-                self.dialect.for_update()
-            )))
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| self.map_err(e))?;
+            self.dialect.for_update()
+        )))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.map_err(e))?;
         let lease = self.dialect.sql(
             "UPDATE escalations SET lease_until = $5 \
              WHERE corp_id = $1 AND conv_id = $2 AND seq = $3 AND userid = $4",

@@ -138,13 +138,7 @@ impl Services {
             return Err(MessageError::NotUrgent.into());
         }
         self.store
-            .acknowledge_escalation(
-                who.corp(),
-                conv,
-                seq,
-                who.userid(),
-                self.clock.now_millis(),
-            )
+            .acknowledge_escalation(who.corp(), conv, seq, who.userid(), self.clock.now_millis())
             .await?;
         self.mark_read(who, conv, seq).await
     }
@@ -270,7 +264,13 @@ impl Services {
                 Some("no configured channel reaches the member"),
             ));
         }
-        let corp_name = self.store.get_corp(&row.corp).await?.name.as_str().to_owned();
+        let corp_name = self
+            .store
+            .get_corp(&row.corp)
+            .await?
+            .name
+            .as_str()
+            .to_owned();
         let sender_name = self.sender_name(&row.corp, &entry.sender).await?;
         let attempt = row.attempts + 1;
         let (subject, body, sms_text) = urgent_notice(

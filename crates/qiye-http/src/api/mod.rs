@@ -43,7 +43,7 @@ use error::V1Error;
         admin::rules::list, admin::rules::get_visibility, admin::rules::put_visibility, admin::rules::delete_visibility,
         admin::rules::get_field, admin::rules::put_field, admin::rules::delete_field,
         chat::list, chat::open, chat::get, chat::change, chat::entries, chat::send, chat::read,
-        chat::receipts, chat::recall, chat::sync, chat::card_action, ws::connect, admin::stats::message_stats,
+        chat::receipts, chat::recall, chat::ack, chat::sync, chat::card_action, ws::connect, admin::stats::message_stats,
     ),
     modifiers(&SessionAuth),
     security(("bearer" = []), ("cookie" = [])),
@@ -151,6 +151,7 @@ pub fn routes() -> Router<AppState> {
             "/conversations/{id}/entries/{seq}/card-action",
             post(chat::card_action),
         )
+        .route("/conversations/{id}/entries/{seq}/ack", post(chat::ack))
         .route("/sync", post(chat::sync))
         .route("/ws", get(ws::connect))
         .method_not_allowed_fallback(method_not_allowed)
