@@ -8,6 +8,10 @@ mod common;
 mod smtp;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
 
 use common::{Backend, TestApp, session_of};
 use qiye_app::directory::admin::RuleEditor;
@@ -27,6 +31,7 @@ on_both_backends!(
     an_smtp_server_that_is_down_is_retried_without_losing_the_attempt,
     the_sms_gateway_gets_the_notice,
     tenants_cannot_touch_each_others_escalations,
+    the_websocket_acknowledges_too,
 );
 
 /// The policy of these tests: after 60 s, then every 300 s, 2 times.
@@ -511,5 +516,47 @@ async fn tenants_cannot_touch_each_others_escalations(backend: Backend) {
     assert_eq!(
         rows(&app, &a.corp, &conv, seq).await,
         [("alice".to_owned(), EscalationState::Pending, 1)]
+    );
+}
+
+async fn the_websocket_acknowledges_too(backend: Backend) {
+    let smtp = SmtpTestServer::start().await;
+    let app = spawn(backend, smtp.port()).await;
+    let o = org(&app, "Socket", policy(true, false)).await;
+    send_urgent(&app, &o, "bob", "ack me").await;
+    let bob = session_of(&app, &o.corp, "bob").await;
+    let (conv, seq) = app_inbox(&app, &bob).await;
+    let url = format!(
+        "{}/api/v1/ws?token={bob}",
+        app.base.replacen("http", "ws", 1)
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket");
+    let frame = json!({"type": "acknowledge", "id": "k-1", "conv": conv, "seq": seq});
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .expect("send frame");
+    let ack = loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("open")
+            .expect("frame");
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).expect("JSON frame");
+            if v["type"] == "ack" || v["type"] == "error" {
+                break v;
+            }
+        }
+    };
+    assert_eq!(ack["id"], "k-1", "{ack}");
+    assert_eq!(ack["read_seq"], seq, "{ack}");
+    app.clock.advance_secs(61);
+    assert_eq!(step(&app).await, 0);
+    no_more_mail(&smtp).await;
+    assert_eq!(
+        rows(&app, &o.corp, &conv, seq).await,
+        [("bob".to_owned(), EscalationState::Acknowledged, 0)]
     );
 }
