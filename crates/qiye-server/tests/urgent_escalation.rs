@@ -62,6 +62,8 @@ struct Org {
     corp: CorpId,
     agentid: i64,
     token: String,
+    /// The super administrator's userid and one-time password.
+    admin: (String, String),
 }
 
 /// A corp with alice, bob and carol (each with an e-mail address and a
@@ -73,6 +75,10 @@ async fn org(app: &TestApp, name: &str, policy: EscalationPolicy) -> Org {
         .await
         .unwrap();
     let corp = created.corp.id.clone();
+    let admin = (
+        created.admin_userid.as_str().to_owned(),
+        created.admin_password.expose().to_owned(),
+    );
     for (i, who) in ["alice", "bob", "carol"].into_iter().enumerate() {
         app.services
             .create_member(
@@ -99,6 +105,7 @@ async fn org(app: &TestApp, name: &str, policy: EscalationPolicy) -> Org {
         corp,
         agentid,
         token,
+        admin,
     }
 }
 
@@ -486,21 +493,42 @@ async fn tenants_cannot_touch_each_others_escalations(backend: Backend) {
         )
         .await;
     assert_eq!(refused.status, 404, "{}", refused.body);
-    // Beta's policy is its own.
-    app.services
-        .set_escalation_policy(
-            &RuleEditor::operator(b.corp.clone(), Actor::System),
-            EscalationPolicy {
-                email: false,
-                sms: true,
-                ..EscalationPolicy::default()
-            },
-        )
-        .await
-        .unwrap();
+    // Beta's super administrator sets Beta's policy only; a member who is
+    // no administrator cannot; out of range changes nothing.
+    let b_admin = common::first_sign_in(&app, &b.corp, &b.admin.0, &b.admin.1).await;
+    let put = |session: String, body: Value| {
+        let app = &app;
+        async move {
+            app.v1(
+                Method::PUT,
+                "/admin/escalation",
+                Some(&session),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let beta_policy = json!({"first_after_secs": 120, "repeat_every_secs": 600,
+                             "max_attempts": 4, "email": false, "sms": true});
+    let set = put(b_admin.clone(), beta_policy.clone()).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let refused = put(alice_b.clone(), beta_policy.clone()).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let out_of_range = put(
+        b_admin.clone(),
+        json!({"first_after_secs": 1, "repeat_every_secs": 600, "max_attempts": 4,
+               "email": true, "sms": false}),
+    )
+    .await;
+    assert_eq!(out_of_range.status, 400, "{}", out_of_range.body);
+    let got = app
+        .v1(Method::GET, "/admin/escalation", Some(&b_admin), None)
+        .await;
+    assert_eq!(got.body, beta_policy);
     assert_eq!(
         app.services.escalation_policy(&a.corp).await.unwrap(),
-        policy(true, false)
+        policy(true, false),
+        "Alpha's policy is untouched"
     );
     assert!(
         app.services

@@ -42,6 +42,7 @@ use error::V1Error;
         admin::members::delete, admin::members::reset_password,
         admin::rules::list, admin::rules::get_visibility, admin::rules::put_visibility, admin::rules::delete_visibility,
         admin::rules::get_field, admin::rules::put_field, admin::rules::delete_field,
+        admin::escalation::get, admin::escalation::put,
         chat::list, chat::open, chat::get, chat::change, chat::entries, chat::send, chat::read,
         chat::receipts, chat::recall, chat::ack, chat::sync, chat::card_action, ws::connect, admin::stats::message_stats,
     ),
@@ -119,6 +120,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/members/{userid}/reset-password",
             post(members::reset_password),
+        )
+        .route(
+            "/admin/escalation",
+            get(admin::escalation::get).put(admin::escalation::put),
         )
         .route("/admin/rules", get(rules::list))
         .route("/admin/message-stats", get(admin::stats::message_stats))
