@@ -32,6 +32,7 @@ on_both_backends!(
     the_sms_gateway_gets_the_notice,
     tenants_cannot_touch_each_others_escalations,
     the_websocket_acknowledges_too,
+    recalled_messages_and_disabled_members_are_not_reminded,
 );
 
 /// The policy of these tests: after 60 s, then every 300 s, 2 times.
@@ -586,5 +587,89 @@ async fn the_websocket_acknowledges_too(backend: Backend) {
     assert_eq!(
         rows(&app, &o.corp, &conv, seq).await,
         [("bob".to_owned(), EscalationState::Acknowledged, 0)]
+    );
+}
+
+async fn recalled_messages_and_disabled_members_are_not_reminded(backend: Backend) {
+    let smtp = SmtpTestServer::start().await;
+    let app = spawn(backend, smtp.port()).await;
+    let o = org(&app, "Calm", policy(true, false)).await;
+    let alice = session_of(&app, &o.corp, "alice").await;
+    let opened = app
+        .v1(
+            Method::POST,
+            "/conversations",
+            Some(&alice),
+            Some(&json!({"kind": "group", "name": "ops", "members": ["bob", "carol"]})),
+        )
+        .await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let conv = opened.body["id"].as_str().unwrap().to_owned();
+    let sent = app
+        .v1(
+            Method::POST,
+            &format!("/conversations/{conv}/messages"),
+            Some(&alice),
+            Some(&json!({"msgtype": "text", "priority": "urgent", "text": {"content": "oops"}})),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let first = sent.body["seq"].as_u64().unwrap();
+    let recalled = app
+        .v1(
+            Method::POST,
+            &format!("/conversations/{conv}/entries/{first}/recall"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(recalled.status, 200, "{}", recalled.body);
+    let again = app
+        .v1(
+            Method::POST,
+            &format!("/conversations/{conv}/messages"),
+            Some(&alice),
+            Some(
+                &json!({"msgtype": "text", "priority": "urgent", "text": {"content": "for real"}}),
+            ),
+        )
+        .await;
+    let second = again.body["seq"].as_u64().unwrap();
+    app.services
+        .update_member(
+            &common::operator(&o.corp),
+            &UserId::parse("carol").unwrap(),
+            None,
+            MemberFields {
+                enable: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    app.clock.advance_secs(61);
+    assert_eq!(
+        step(&app).await,
+        4,
+        "two recipients of two messages settled"
+    );
+    let mail = smtp.next_mail().await;
+    only_to(&mail, "bob@example.com");
+    assert!(mail.text_body().contains("for real"));
+    no_more_mail(&smtp).await;
+    assert_eq!(
+        rows(&app, &o.corp, &conv, first).await,
+        [
+            ("bob".to_owned(), EscalationState::Cancelled, 0),
+            ("carol".to_owned(), EscalationState::Cancelled, 0)
+        ]
+    );
+    assert_eq!(
+        rows(&app, &o.corp, &conv, second).await,
+        [
+            ("bob".to_owned(), EscalationState::Pending, 1),
+            ("carol".to_owned(), EscalationState::Cancelled, 0)
+        ]
     );
 }

@@ -5,7 +5,8 @@
 //! `append`). [`Services::run_escalations_once`] is the single step of the
 //! worker: it claims due rows under a lease (so two nodes never send the
 //! same attempt), closes those whose member has read or acknowledged the
-//! message meanwhile (or left, or whose message was recalled), and for the
+//! message meanwhile (or left the conversation or the corp, or were
+//! disabled, or whose message was recalled), and for the
 //! others renders [`urgent_notice`] and sends it by e-mail and/or SMS as the
 //! corp's [`EscalationPolicy`] says, then schedules the next attempt or
 //! marks the row exhausted.
@@ -30,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qiye_domain::audit::Actor;
-use qiye_domain::directory::Member;
+use qiye_domain::directory::{Member, MemberStatus};
 use qiye_domain::escalation::{Escalation, EscalationPolicy, EscalationState, EscalationUpdate};
 use qiye_domain::ids::CorpId;
 use qiye_domain::message::{ConvId, EntryBody, MessageError, Priority, Sender, Seq};
@@ -248,11 +249,14 @@ impl Services {
             EntryBody::Message(content) if entry.recalled_at.is_none() => content.preview.clone(),
             _ => return Ok(close(EscalationState::Cancelled, Some("message recalled"))),
         };
-        let Some(member) = self.escalation_member(&row.corp, &row.userid).await? else {
-            return Ok(close(
-                EscalationState::Cancelled,
-                Some("member no longer in the corp"),
-            ));
+        let member = match self.escalation_member(&row.corp, &row.userid).await? {
+            Some(m) if !matches!(m.status, MemberStatus::Disabled | MemberStatus::Left) => m,
+            _ => {
+                return Ok(close(
+                    EscalationState::Cancelled,
+                    Some("member disabled or no longer in the corp"),
+                ));
+            }
         };
         let email = first_nonempty(&member.email, &member.biz_mail)
             .filter(|_| policy.email && channel.email_enabled());
