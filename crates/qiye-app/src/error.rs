@@ -136,6 +136,9 @@ pub enum AppError {
     /// A message request cannot be done.
     #[error(transparent)]
     Message(#[from] qiye_domain::message::MessageError),
+    /// An escalation policy is out of its limits.
+    #[error(transparent)]
+    Escalation(#[from] qiye_domain::escalation::EscalationError),
     /// The callback URL did not pass verification.
     #[error("callback URL verification failed: {0}")]
     CallbackUnreachable(String),

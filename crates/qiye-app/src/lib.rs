@@ -84,6 +84,11 @@ pub struct Services {
     media_dir: Option<PathBuf>,
     /// Messaging state: live connections, the message writer, caches.
     messaging: messaging::Messaging,
+    /// The second channel for unread urgent messages (e-mail, SMS), when
+    /// configured.
+    second_channel: Option<Arc<dyn notify::SecondChannel>>,
+    /// The server's public base URL, linked from urgent notices.
+    public_url: String,
     /// Wakes the job runner when a job is submitted.
     job_signal: tokio::sync::Notify,
     /// Bumped before every invalidation, so a read that raced an
@@ -130,6 +135,8 @@ impl Services {
             export_wire: None,
             media_dir: config.media_dir,
             messaging: messaging::Messaging::default(),
+            second_channel: None,
+            public_url: String::new(),
             job_signal: tokio::sync::Notify::new(),
             cache_generation: AtomicU64::new(0),
             dummy_password_hash: std::sync::OnceLock::new(),

@@ -6,7 +6,12 @@
 //! `repeat_every_secs`, at most `max_attempts` times in all. This module only
 //! decides *when*; sending is the `SecondChannel` port of `qiye-app`.
 //!
-//! Times are Unix seconds, like the message's `sent_at`.
+//! [`EscalationPolicy::next_attempt_at`] works in Unix seconds;
+//! [`EscalationPolicy::next_attempt_at_ms`] in milliseconds, like entries'
+//! `at` and the rows of [`Escalation`].
+
+use crate::ids::{CorpId, UserId};
+use crate::message::{ConvId, Seq};
 
 /// The shortest delay before the first escalation (1 minute).
 pub const FIRST_AFTER_MIN_SECS: u32 = 60;
@@ -108,11 +113,111 @@ impl EscalationPolicy {
             .checked_add(repeats)
     }
 
+    /// [`EscalationPolicy::next_attempt_at`] in milliseconds: when the next
+    /// escalation of a message sent at `sent_at_ms` (Unix milliseconds, as
+    /// entries' `at`) is due, after `attempts_done` escalations. `None` once
+    /// `max_attempts` are done (or if the time would not fit an `i64`).
+    pub fn next_attempt_at_ms(&self, sent_at_ms: i64, attempts_done: u32) -> Option<i64> {
+        if attempts_done >= self.max_attempts {
+            return None;
+        }
+        let repeats_ms = i64::from(attempts_done)
+            .checked_mul(i64::from(self.repeat_every_secs))?
+            .checked_mul(1000)?;
+        sent_at_ms
+            .checked_add(i64::from(self.first_after_secs) * 1000)?
+            .checked_add(repeats_ms)
+    }
+
     /// Whether an escalation is due at `now` (Unix seconds).
     pub fn is_due(&self, now: i64, sent_at: i64, attempts_done: u32) -> bool {
         self.next_attempt_at(sent_at, attempts_done)
             .is_some_and(|at| at <= now)
     }
+}
+
+/// Where one recipient's escalation of one urgent message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EscalationState {
+    /// Unread: the second channel is tried at `next_at`.
+    Pending,
+    /// The member read or acknowledged the message; nothing more is sent.
+    Acknowledged,
+    /// Every attempt the policy allows was made (or no channel reaches the
+    /// member).
+    Exhausted,
+    /// The message was recalled, or the member left the conversation or
+    /// the corp.
+    Cancelled,
+}
+
+impl EscalationState {
+    /// The state's name (`pending`, `acknowledged`, `exhausted`,
+    /// `cancelled`), as stored.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Acknowledged => "acknowledged",
+            Self::Exhausted => "exhausted",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state with this name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Acknowledged,
+            Self::Exhausted,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+}
+
+/// One recipient's escalation of one urgent entry, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    /// The corp.
+    pub corp: CorpId,
+    /// The conversation of the urgent entry.
+    pub conv: ConvId,
+    /// The urgent entry's sequence.
+    pub seq: Seq,
+    /// The recipient.
+    pub userid: UserId,
+    /// When the entry was sent (ms).
+    pub sent_at: i64,
+    /// When the next attempt is due (ms); meaningful while pending.
+    pub next_at: i64,
+    /// Attempts made (counted by the policy).
+    pub attempts: u32,
+    /// Consecutive tries of the current attempt that found the channel
+    /// unavailable (retried without counting the attempt).
+    pub failures: u32,
+    /// Where it stands.
+    pub state: EscalationState,
+    /// The last channel error, if any.
+    pub last_error: Option<String>,
+    /// The recipient's read cursor in the conversation when the row was
+    /// read; `None` when they are no longer a member.
+    pub read_seq: Option<Seq>,
+}
+
+/// What a finished attempt (or a decision not to send) writes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationUpdate {
+    /// Attempts made now.
+    pub attempts: u32,
+    /// Unavailable tries of the current attempt.
+    pub failures: u32,
+    /// When to try next (ms), for a pending row.
+    pub next_at: i64,
+    /// The new state.
+    pub state: EscalationState,
+    /// The error to remember (`None` clears it).
+    pub last_error: Option<String>,
 }
 
 #[cfg(test)]
@@ -203,6 +308,25 @@ mod tests {
         assert!(!p.is_due(sent + 2099, sent, 1));
         assert!(p.is_due(sent + 2100, sent, 1));
         assert!(!p.is_due(i64::MAX, sent, 3));
+    }
+
+    #[test]
+    fn milliseconds_follow_the_same_schedule_as_seconds() {
+        let p = EscalationPolicy::default();
+        let sent_ms = 1_700_000_000_123;
+        assert_eq!(p.next_attempt_at_ms(sent_ms, 0), Some(sent_ms + 300_000));
+        assert_eq!(
+            p.next_attempt_at_ms(sent_ms, 2),
+            Some(sent_ms + 300_000 + 3_600_000)
+        );
+        assert_eq!(p.next_attempt_at_ms(sent_ms, 3), None);
+        assert_eq!(p.next_attempt_at_ms(i64::MAX - 10, 0), None);
+        for n in 0..3 {
+            assert_eq!(
+                p.next_attempt_at_ms(1_000_000, n),
+                p.next_attempt_at(1_000, n).map(|s| s * 1000)
+            );
+        }
     }
 
     #[test]

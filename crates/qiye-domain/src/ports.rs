@@ -333,6 +333,7 @@ pub trait Store:
     + JobStore
     + SessionStore
     + MessageStore
+    + EscalationStore
     + Send
     + Sync
     + 'static
@@ -516,4 +517,70 @@ pub trait MessageStore: Send + Sync {
         from: i64,
         to: i64,
     ) -> StoreResult<Vec<AppDelivery>>;
+}
+
+/// Escalations of urgent messages through the second channel, and each
+/// corp's escalation policy.
+///
+/// Rows are created by [`MessageStore::append`], in the transaction that
+/// commits an urgent message (`Priority::Urgent` with a message body): one
+/// per member of its conversation other than the sender, first due at
+/// `policy.next_attempt_at_ms(at, 0)` under the corp's policy then. So an
+/// urgent message that exists always has its escalation rows.
+/// [`MessageStore::advance_cursor`] acknowledges a member's pending rows at
+/// or before the new cursor in the same transaction.
+#[async_trait]
+pub trait EscalationStore: Send + Sync {
+    /// The corp's policy; `None` when it never set one (the default
+    /// applies).
+    async fn escalation_policy(
+        &self,
+        corp: &CorpId,
+    ) -> StoreResult<Option<crate::escalation::EscalationPolicy>>;
+    /// Sets the corp's policy (for messages sent from now on; rows already
+    /// scheduled keep their next time but follow the new attempt count and
+    /// interval). `NotFound` when the corp does not exist.
+    async fn set_escalation_policy(
+        &self,
+        corp: &CorpId,
+        policy: &crate::escalation::EscalationPolicy,
+        at: i64,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Claims up to `limit` pending rows due at `now` (ms) whose lease
+    /// lapsed, oldest due first, and leases them until `now + lease_ms`: two
+    /// callers never hold the same row under one lease. Each comes with the
+    /// member's read cursor now.
+    async fn claim_escalations(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::escalation::Escalation>>;
+    /// Writes back a claimed row and releases its lease; a row that was
+    /// acknowledged meanwhile stays acknowledged. Answers whether it wrote.
+    async fn finish_escalation(
+        &self,
+        row: &crate::escalation::Escalation,
+        update: &crate::escalation::EscalationUpdate,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Marks the member's pending rows of the entry at `seq` acknowledged;
+    /// answers how many were.
+    async fn acknowledge_escalation(
+        &self,
+        corp: &CorpId,
+        conv: &ConvId,
+        seq: Seq,
+        user: &UserId,
+        at: i64,
+    ) -> StoreResult<u64>;
+    /// Every recipient's row of the entry at `seq`, by userid (the read
+    /// cursor included).
+    async fn escalations_of(
+        &self,
+        corp: &CorpId,
+        conv: &ConvId,
+        seq: Seq,
+    ) -> StoreResult<Vec<crate::escalation::Escalation>>;
 }

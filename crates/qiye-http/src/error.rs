@@ -78,9 +78,10 @@ impl From<AppError> for ApiError {
             },
             AppError::Id(IdError::AgentId) => ErrCode::InvalidAgentId,
             AppError::Id(IdError::CorpId) | AppError::CorpNotFound => ErrCode::InvalidCorpId,
-            AppError::Id(_) | AppError::CorpName(_) | AppError::Quota(_) => {
-                ErrCode::InvalidParameter
-            }
+            AppError::Id(_)
+            | AppError::CorpName(_)
+            | AppError::Quota(_)
+            | AppError::Escalation(_) => ErrCode::InvalidParameter,
             AppError::Plan(_) => ErrCode::PlanLimit,
             AppError::Dir(dir) => dir_errcode(dir),
             AppError::CallbackUnreachable(_) => ErrCode::InvalidCallbackUrl,

@@ -150,6 +150,31 @@ pub enum CorpCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show, or change, when unread urgent messages are re-sent by e-mail
+    /// and SMS. Options not given keep their value.
+    Escalation {
+        /// The corp.
+        #[arg(long)]
+        corpid: String,
+        /// Seconds after sending before the first e-mail/SMS (60-86400).
+        #[arg(long)]
+        first_after: Option<u32>,
+        /// Seconds between two e-mails/SMS (300-86400).
+        #[arg(long)]
+        repeat_every: Option<u32>,
+        /// How many times at most (1-10).
+        #[arg(long)]
+        attempts: Option<u32>,
+        /// Send e-mail: on or off.
+        #[arg(long, value_parser = ["on", "off"])]
+        email: Option<String>,
+        /// Send SMS: on or off.
+        #[arg(long, value_parser = ["on", "off"])]
+        sms: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `qiye app ...`

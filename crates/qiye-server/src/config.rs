@@ -51,6 +51,11 @@ pub struct Config {
     pub rate_ip_per_minute: u32,
     /// Per client IP, per API, per hour.
     pub rate_ip_per_hour: u32,
+    // --- second channel for urgent messages (escalation) ---
+    /// `[smtp]`: e-mail for unread urgent messages.
+    pub smtp: SmtpConfig,
+    /// `[sms]`: the SMS gateway for unread urgent messages.
+    pub sms: SmsConfig,
 }
 
 impl Default for Config {
@@ -73,7 +78,191 @@ impl Default for Config {
             rate_app_per_hour: wecom.app_per_api.per_hour,
             rate_ip_per_minute: wecom.ip_per_api.per_minute,
             rate_ip_per_hour: wecom.ip_per_api.per_hour,
+            smtp: SmtpConfig::default(),
+            sms: SmsConfig::default(),
         }
+    }
+}
+
+// --- second channel for urgent messages (escalation) ---
+
+/// `[smtp]`: where e-mail for unread urgent messages goes. An empty `host`
+/// turns e-mail off.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// The relay's host name; empty: no e-mail.
+    pub host: String,
+    /// The relay's port; 0: the usual port for `security`.
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub security: String,
+    /// User for SMTP AUTH; empty: no AUTH.
+    pub username: String,
+    /// Password for SMTP AUTH (redacted in logs).
+    pub password: String,
+    /// The sender address.
+    pub from: String,
+    /// Seconds for connecting and for each SMTP command.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 0,
+            security: "starttls".into(),
+            username: String::new(),
+            password: String::new(),
+            from: String::new(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("from", &self.from)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+/// `[sms]`: the HTTP gateway SMS for unread urgent messages go to. An
+/// empty `url` turns SMS off.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// The gateway's URL; empty: no SMS.
+    pub url: String,
+    /// Sent as `Authorization: Bearer <token>`; empty: none (redacted in logs).
+    pub bearer_token: String,
+    /// Seconds one request may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            bearer_token: String::new(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl fmt::Debug for SmsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmsConfig")
+            .field("url", &redact_url(&self.url))
+            .field("bearer_token", &redacted(&self.bearer_token))
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+/// `""` stays empty (unset); anything else prints as `<redacted>`.
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "<redacted>" }
+}
+
+/// The keys of `[smtp]` (also `QIYE_SMTP_<KEY>`), in example order.
+pub const SMTP_FIELDS: &[FieldDoc] = &[
+    FieldDoc {
+        key: "host",
+        doc: "SMTP relay for e-mailing unread urgent messages. Empty: no e-mail. Env: QIYE_SMTP_HOST (and QIYE_SMTP_<KEY> for each key here).",
+    },
+    FieldDoc {
+        key: "port",
+        doc: "Relay port; 0: the usual one for security (25, 587 or 465).",
+    },
+    FieldDoc {
+        key: "security",
+        doc: "none (plain, for a relay on loopback or a trusted network), starttls (required, never downgraded) or tls (implicit TLS).",
+    },
+    FieldDoc {
+        key: "username",
+        doc: "User for SMTP AUTH; empty: no AUTH.",
+    },
+    FieldDoc {
+        key: "password",
+        doc: "Password for SMTP AUTH (never logged).",
+    },
+    FieldDoc {
+        key: "from",
+        doc: "Sender of the notices: notice@example.com or \"qiye <notice@example.com>\". Required with a host.",
+    },
+    FieldDoc {
+        key: "timeout_secs",
+        doc: "Seconds for connecting and for each SMTP command.",
+    },
+];
+
+/// The keys of `[sms]` (also `QIYE_SMS_<KEY>`), in example order.
+pub const SMS_FIELDS: &[FieldDoc] = &[
+    FieldDoc {
+        key: "url",
+        doc: "SMS gateway for unread urgent messages: POST {\"mobile\", \"text\"} as JSON, any 2xx is success. Empty: no SMS. Env: QIYE_SMS_URL.",
+    },
+    FieldDoc {
+        key: "bearer_token",
+        doc: "Sent as Authorization: Bearer <token>; empty: none (never logged).",
+    },
+    FieldDoc {
+        key: "timeout_secs",
+        doc: "Seconds one gateway request may take.",
+    },
+];
+
+/// The `[section]` tables of the configuration with their keys.
+pub const SECTIONS: &[(&str, &[FieldDoc])] = &[("smtp", SMTP_FIELDS), ("sms", SMS_FIELDS)];
+
+impl Config {
+    /// The SMTP settings, `None` when e-mail is off (empty host).
+    pub fn smtp_settings(&self) -> anyhow::Result<Option<qiye_http::notify::SmtpSettings>> {
+        let c = &self.smtp;
+        if c.host.trim().is_empty() {
+            return Ok(None);
+        }
+        let security: qiye_http::notify::SmtpSecurity = c
+            .security
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("smtp.security: {e}"))?;
+        anyhow::ensure!(
+            !c.from.trim().is_empty(),
+            "smtp.from is required when smtp.host is set"
+        );
+        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Ok(Some(qiye_http::notify::SmtpSettings {
+            host: c.host.trim().to_owned(),
+            port: if c.port == 0 {
+                security.default_port()
+            } else {
+                c.port
+            },
+            security,
+            username: nonempty(&c.username),
+            password: nonempty(&c.password),
+            from: c.from.clone(),
+            timeout_secs: c.timeout_secs,
+        }))
+    }
+
+    /// The SMS gateway settings, `None` when SMS is off (empty URL).
+    pub fn sms_settings(&self) -> Option<qiye_http::notify::SmsGatewaySettings> {
+        let c = &self.sms;
+        (!c.url.trim().is_empty()).then(|| qiye_http::notify::SmsGatewaySettings {
+            url: c.url.trim().to_owned(),
+            bearer_token: (!c.bearer_token.is_empty()).then(|| c.bearer_token.clone()),
+            timeout_secs: c.timeout_secs,
+        })
     }
 }
 
@@ -162,6 +351,8 @@ impl fmt::Debug for Config {
             .field("nats_url", &redact_url(&self.nats_url))
             .field("metrics_enabled", &self.metrics_enabled)
             .field("metrics_listen", &self.metrics_listen)
+            .field("smtp", &self.smtp)
+            .field("sms", &self.sms)
             .finish_non_exhaustive()
     }
 }
@@ -246,9 +437,18 @@ impl Config {
             None => {}
         }
         let keys: Vec<&str> = FIELDS.iter().map(|f| f.key).collect();
-        figment = figment
-            .merge(Env::prefixed("QIYE_").only(&keys))
-            .merge(Serialized::defaults(overrides));
+        figment = figment.merge(Env::prefixed("QIYE_").only(&keys));
+        // --- second channel: QIYE_SMTP_<KEY>, QIYE_SMS_<KEY> ---
+        for (section, fields) in SECTIONS {
+            let keys: Vec<&str> = fields.iter().map(|f| f.key).collect();
+            let prefix = format!("QIYE_{}_", section.to_ascii_uppercase());
+            figment = figment.merge(
+                Env::prefixed(&prefix)
+                    .only(&keys)
+                    .map(move |k| format!("{section}.{k}").into()),
+            );
+        }
+        figment = figment.merge(Serialized::defaults(overrides));
         let config: Config = figment.extract().context("invalid configuration")?;
         config.validate()?;
         Ok(config)
@@ -260,6 +460,7 @@ impl Config {
             "log_format must be text or json"
         );
         self.rate_limits()?;
+        self.smtp_settings()?;
         if !self.database_url.is_empty() {
             qiye_store::Dialect::of_url(&self.database_url)
                 .map_err(|e| anyhow::anyhow!("database_url: {e}"))?;
@@ -332,6 +533,20 @@ impl Config {
                 .map_or_else(|| "\"\"".to_owned(), toml::Value::to_string);
             out.push_str(&format!("\n# {}\n{} = {}\n", field.doc, field.key, value));
         }
+        for (section, fields) in SECTIONS {
+            let table = defaults
+                .get(*section)
+                .and_then(toml::Value::as_table)
+                .cloned()
+                .unwrap_or_default();
+            out.push_str(&format!("\n[{section}]\n"));
+            for field in *fields {
+                let value = table
+                    .get(field.key)
+                    .map_or_else(|| "\"\"".to_owned(), toml::Value::to_string);
+                out.push_str(&format!("\n# {}\n{} = {}\n", field.doc, field.key, value));
+            }
+        }
         out
     }
 }
@@ -345,7 +560,22 @@ mod tests {
     fn example_documents_every_key_and_parses_to_the_defaults() {
         let defaults = toml::Table::try_from(Config::default()).unwrap();
         let documented: Vec<&str> = FIELDS.iter().map(|f| f.key).collect();
-        for key in defaults.keys() {
+        let mut flat = 0;
+        for (key, value) in &defaults {
+            if let Some(table) = value.as_table() {
+                let (_, fields) = SECTIONS
+                    .iter()
+                    .find(|(name, _)| name == key)
+                    .unwrap_or_else(|| panic!("[{key}] is not documented in SECTIONS"));
+                let keys: Vec<&str> = fields.iter().map(|f| f.key).collect();
+                let mut have: Vec<&str> = table.keys().map(String::as_str).collect();
+                have.sort_unstable();
+                let mut want = keys.clone();
+                want.sort_unstable();
+                assert_eq!(have, want, "[{key}] and its documentation differ");
+                continue;
+            }
+            flat += 1;
             assert!(
                 documented.contains(&key.as_str()),
                 "{key} is not documented in FIELDS"
@@ -353,7 +583,7 @@ mod tests {
         }
         assert_eq!(
             documented.len(),
-            defaults.len(),
+            flat,
             "FIELDS documents a key Config does not have"
         );
         let parsed: Config = toml::from_str(&Config::example()).unwrap();
@@ -442,6 +672,38 @@ mod tests {
             assert_eq!(flagged.nats(), Some("nats://flag:4222"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn smtp_and_sms_come_from_their_sections_and_env_and_stay_secret() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "mail.toml",
+                "[smtp]\nhost = \"mail.example.com\"\nfrom = \"qiye@example.com\"\nusername = \"u\"\n\n[sms]\nurl = \"https://sms.example.com/send\"\n",
+            )?;
+            jail.set_env("QIYE_SMTP_PASSWORD", "hunter2");
+            jail.set_env("QIYE_SMS_BEARER_TOKEN", "t0ken-secret");
+            jail.set_env("QIYE_SMTP_SECURITY", "tls");
+            let config = Config::load(Some(Path::new("mail.toml")), &Overrides::default())
+                .map_err(|e| e.to_string())?;
+            let smtp = config.smtp_settings().map_err(|e| e.to_string())?.unwrap();
+            assert_eq!(smtp.host, "mail.example.com");
+            assert_eq!(smtp.port, 465, "the usual port for tls");
+            assert_eq!(smtp.password.as_deref(), Some("hunter2"));
+            let sms = config.sms_settings().unwrap();
+            assert_eq!(sms.bearer_token.as_deref(), Some("t0ken-secret"));
+            let shown = format!("{config:?}");
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("t0ken-secret"),
+                "{shown}"
+            );
+            jail.create_file("nofrom.toml", "[smtp]\nhost = \"mail.example.com\"\n")?;
+            assert!(Config::load(Some(Path::new("nofrom.toml")), &Overrides::default()).is_err());
+            Ok(())
+        });
+        let off = Config::default();
+        assert!(off.smtp_settings().unwrap().is_none());
+        assert!(off.sms_settings().is_none());
     }
 
     #[test]

@@ -70,7 +70,13 @@ fn build_services(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Services> {
-    Ok(Services::new(store, clock, config.services_config()?)
+    let mut services = Services::new(store, clock, config.services_config()?)
         .with_callback_wire(Arc::new(WecomCallbackWire::new()))
-        .with_export_wire(Arc::new(WecomExportWire)))
+        .with_export_wire(Arc::new(WecomExportWire));
+    // --- second channel for urgent messages (escalation) ---
+    services = services.with_public_url(config.effective_public_url());
+    if let Some(channel) = serve::second_channel(config)? {
+        services = services.with_second_channel(channel);
+    }
+    Ok(services)
 }

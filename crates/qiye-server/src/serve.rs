@@ -1,6 +1,9 @@
 //! `qiye serve`: the HTTP listener, the metrics listener, background
-//! housekeeping and callback delivery, the first-start bootstrap and
-//! graceful shutdown.
+//! housekeeping, callback delivery, directory jobs and urgent escalations,
+//! the first-start bootstrap and graceful shutdown.
+//!
+//! [`LocalServer`] (tests, benchmarks) does not run the escalation loop:
+//! tests drive it with `Services::run_escalations_once` on their clock.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +33,10 @@ const CALLBACK_DELIVERY_IDLE: Duration = Duration::from_millis(500);
 /// How often the job runner looks for jobs submitted on other nodes (or
 /// whose runner died); jobs submitted on this node start at once.
 const JOB_POLL_IDLE: Duration = Duration::from_secs(2);
+
+/// How often the escalation worker looks for unread urgent messages due
+/// for another notice.
+const ESCALATION_POLL_IDLE: Duration = Duration::from_secs(5);
 
 /// How long shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -130,6 +137,32 @@ pub async fn callback_delivery_loop(services: Arc<Services>, stop: watch::Receiv
 /// Runs directory jobs (imports, exports) until told to stop.
 pub async fn job_loop(services: Arc<Services>, stop: watch::Receiver<bool>) {
     services.run_jobs(JOB_POLL_IDLE, stop).await;
+}
+
+// --- second channel for urgent messages (escalation) ---
+
+/// The e-mail and SMS adapter the configuration asks for (`[smtp]`,
+/// `[sms]`), or `None` when both are off. Must run inside a Tokio runtime.
+pub fn second_channel(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<dyn qiye_app::notify::SecondChannel>>> {
+    let smtp = config.smtp_settings()?;
+    let sms = config.sms_settings();
+    if smtp.is_none() && sms.is_none() {
+        return Ok(None);
+    }
+    let adapter = qiye_http::notify::ChannelAdapter::new(smtp, sms)
+        .context("cannot set up the second channel (smtp, sms)")?;
+    tracing::info!(
+        ?adapter,
+        "urgent messages escalate through the second channel"
+    );
+    Ok(Some(Arc::new(adapter)))
+}
+
+/// Escalates unread urgent messages (e-mail, SMS) until told to stop.
+pub async fn escalation_loop(services: Arc<Services>, stop: watch::Receiver<bool>) {
+    services.run_escalations(ESCALATION_POLL_IDLE, stop).await;
 }
 
 /// Waits up to `grace` for a background task to finish, then aborts it.
@@ -268,6 +301,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
     let jobs = tokio::spawn(job_loop(Arc::clone(&services), stop_rx.clone()));
+    // --- second channel for urgent messages (escalation) ---
+    let escalations = tokio::spawn(escalation_loop(Arc::clone(&services), stop_rx.clone()));
 
     if let (Some(url), Some(bus)) = (config.nats(), &bus) {
         println!(
@@ -305,6 +340,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     housekeeping.await.context("housekeeping task")?;
     stop_within(delivery, DELIVERY_STOP_GRACE, "callback delivery").await?;
     stop_within(jobs, DELIVERY_STOP_GRACE, "directory jobs").await?;
+    stop_within(escalations, DELIVERY_STOP_GRACE, "urgent escalations").await?;
     if let Some(task) = subscriber {
         task.abort();
     }

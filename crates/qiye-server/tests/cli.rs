@@ -1360,3 +1360,84 @@ fn passwords_reset_and_member_facing_rules_from_the_cli() {
         assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
     }
 }
+
+#[test]
+fn escalation_policy_is_shown_changed_validated_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let corp = professional_corp(dir.path());
+    let shown = json_of(&qiye(
+        dir.path(),
+        &["corp", "escalation", "--corpid", &corp, "--json"],
+    ));
+    assert_eq!(
+        shown,
+        serde_json::json!({"corpid": corp, "first_after_secs": 300, "repeat_every_secs": 1800,
+                           "max_attempts": 3, "email": true, "sms": false})
+    );
+    let changed = json_of(&qiye(
+        dir.path(),
+        &[
+            "corp",
+            "escalation",
+            "--corpid",
+            &corp,
+            "--first-after",
+            "120",
+            "--attempts",
+            "5",
+            "--sms",
+            "on",
+            "--json",
+        ],
+    ));
+    assert_eq!(changed["first_after_secs"], 120);
+    assert_eq!(changed["repeat_every_secs"], 1800, "not given: kept");
+    assert_eq!(changed["max_attempts"], 5);
+    assert_eq!(
+        (changed["email"].clone(), changed["sms"].clone()),
+        (true.into(), true.into())
+    );
+    let err = failure_of(
+        dir.path(),
+        &["corp", "escalation", "--corpid", &corp, "--attempts", "11"],
+    );
+    assert!(err.contains("attempts"), "{err}");
+    let err = failure_of(
+        dir.path(),
+        &[
+            "corp",
+            "escalation",
+            "--corpid",
+            &corp,
+            "--email",
+            "off",
+            "--sms",
+            "off",
+        ],
+    );
+    assert!(err.contains("channel"), "{err}");
+    let again = json_of(&qiye(
+        dir.path(),
+        &["corp", "escalation", "--corpid", &corp, "--json"],
+    ));
+    assert_eq!(again, changed, "refused changes changed nothing");
+    let text = stdout_of(dir.path(), &["corp", "escalation", "--corpid", &corp]);
+    assert!(text.contains("after 120s"), "{text}");
+    let actions: Vec<String> = audit_actions(dir.path(), &corp)
+        .iter()
+        .map(|a| a["action"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "escalation.set_policy")
+            .count(),
+        1,
+        "{actions:?}"
+    );
+    let err = failure_of(
+        dir.path(),
+        &["corp", "escalation", "--corpid", "ww0000000000000000"],
+    );
+    assert!(err.contains("corp"), "{err}");
+}

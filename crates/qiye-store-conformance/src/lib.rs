@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 mod access;
 mod directory;
+mod escalations;
 mod jobs;
 mod messages;
 
 pub use access::*;
 pub use directory::*;
+pub use escalations::*;
 pub use jobs::*;
 pub use messages::*;
 
@@ -71,7 +73,10 @@ macro_rules! conformance_tests {
             cursors_move_forward_and_count_unread,
             control_entries_take_effect,
             conversations_are_isolated_per_corp,
-            duplicate_check_and_delivery_statistics
+            duplicate_check_and_delivery_statistics,
+            urgent_messages_escalate_until_read,
+            escalations_are_claimed_once_per_lease,
+            escalations_are_isolated_per_corp
         );
     };
     (@each $open:expr; $($story:ident),* $(,)?) => {

@@ -25,6 +25,7 @@ mod corps;
 mod credentials;
 mod dialect;
 mod directory;
+mod escalations;
 mod jobs;
 mod messages;
 mod rows;

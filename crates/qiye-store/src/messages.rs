@@ -635,6 +635,7 @@ impl MessageStore for SqlStore {
         for (d, seq) in drafts.iter().zip(&seqs) {
             apply_effect(self.dialect, &mut tx, d, *seq).await?;
         }
+        crate::escalations::create_for(self.dialect, &mut tx, drafts, &seqs).await?;
         tx.commit().await.map_err(|e| self.map_err(e))?;
         Ok(seqs)
     }
@@ -813,6 +814,8 @@ impl MessageStore for SqlStore {
             )
             .await?;
         }
+        crate::escalations::acknowledge_upto(self.dialect, &mut tx, corp, conv, user, to, at)
+            .await?;
         tx.commit().await.map_err(|e| self.map_err(e))?;
         Ok(to)
     }

@@ -72,6 +72,21 @@ impl RuleEditor {
             ip: None,
         }
     }
+
+    /// The corp whose rules it changes.
+    pub fn corp(&self) -> &CorpId {
+        &self.corp
+    }
+
+    /// Who acts, for the audit record.
+    pub(crate) fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// From where, for the audit record.
+    pub(crate) fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
 }
 
 /// Checks that everything a range names exists.

@@ -17,6 +17,7 @@ mod app;
 mod card;
 mod chat;
 mod committer;
+mod escalation;
 pub mod hub;
 mod stats;
 

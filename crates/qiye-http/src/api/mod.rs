@@ -42,8 +42,9 @@ use error::V1Error;
         admin::members::delete, admin::members::reset_password,
         admin::rules::list, admin::rules::get_visibility, admin::rules::put_visibility, admin::rules::delete_visibility,
         admin::rules::get_field, admin::rules::put_field, admin::rules::delete_field,
+        admin::escalation::get, admin::escalation::put,
         chat::list, chat::open, chat::get, chat::change, chat::entries, chat::send, chat::read,
-        chat::receipts, chat::recall, chat::sync, chat::card_action, ws::connect, admin::stats::message_stats,
+        chat::receipts, chat::recall, chat::ack, chat::sync, chat::card_action, ws::connect, admin::stats::message_stats,
     ),
     modifiers(&SessionAuth),
     security(("bearer" = []), ("cookie" = [])),
@@ -120,6 +121,10 @@ pub fn routes() -> Router<AppState> {
             "/admin/members/{userid}/reset-password",
             post(members::reset_password),
         )
+        .route(
+            "/admin/escalation",
+            get(admin::escalation::get).put(admin::escalation::put),
+        )
         .route("/admin/rules", get(rules::list))
         .route("/admin/message-stats", get(admin::stats::message_stats))
         .route(
@@ -151,6 +156,7 @@ pub fn routes() -> Router<AppState> {
             "/conversations/{id}/entries/{seq}/card-action",
             post(chat::card_action),
         )
+        .route("/conversations/{id}/entries/{seq}/ack", post(chat::ack))
         .route("/sync", post(chat::sync))
         .route("/ws", get(ws::connect))
         .method_not_allowed_fallback(method_not_allowed)

@@ -2,7 +2,7 @@
 //!
 //! One task per connection. It forwards the events the hub queued for the
 //! member (rendered once per event, shared by every recipient), answers
-//! the client's frames (send, read, sync, ping) with the same use cases as
+//! the client's frames (send, read, acknowledge, sync, ping) with the same use cases as
 //! the REST API, and keeps the connection honest:
 //! - small explicit socket buffers (4 KiB read and write; a client's frame
 //!   is at most 64 KiB; the write backlog may hold one large `sync` answer,
@@ -182,6 +182,14 @@ enum ClientFrame {
         id: Option<String>,
         #[serde(flatten)]
         request: SyncRequest,
+    },
+    /// Acknowledges an urgent message (stops its e-mail/SMS escalation and
+    /// moves the read cursor to it).
+    Acknowledge {
+        #[serde(default)]
+        id: Option<String>,
+        conv: String,
+        seq: Seq,
     },
     Ping,
     Watch {
@@ -509,6 +517,24 @@ async fn answer(state: &AppState, who: &SignedInMember, frame: ClientFrame) -> R
                     read_seq: None,
                 },
                 Err(e) => error_frame(Some(id), e),
+            }
+        }
+        ClientFrame::Acknowledge { id, conv, seq } => {
+            let result = match ConvId::parse(&conv) {
+                Ok(conv) => state
+                    .services
+                    .acknowledge_urgent(who, &conv, seq)
+                    .await
+                    .map_err(V1Error::from),
+                Err(_) => Err(V1Error::new(ErrCode::ChatNotFound, conv)),
+            };
+            match result {
+                Ok(read_seq) => ReplyFrame::Ack {
+                    id,
+                    entry: None,
+                    read_seq: Some(read_seq),
+                },
+                Err(e) => error_frame(id, e),
             }
         }
         ClientFrame::Read { id, conv, seq } => {

@@ -2,8 +2,10 @@
 
 use anyhow::Context;
 use qiye_app::Services;
+use qiye_app::directory::admin::RuleEditor;
 use qiye_domain::corp::Corp;
 use qiye_domain::credential::CredentialKind;
+use qiye_domain::escalation::EscalationPolicy;
 use qiye_domain::plan::Plan;
 use qiye_domain::rate::{CorpRateOverride, RateQuota};
 use serde_json::json;
@@ -48,8 +50,65 @@ fn corp_json(corp: &Corp) -> serde_json::Value {
     })
 }
 
+fn policy_json(corp: &qiye_domain::ids::CorpId, p: &EscalationPolicy) -> serde_json::Value {
+    json!({
+        "corpid": corp.as_str(),
+        "first_after_secs": p.first_after_secs,
+        "repeat_every_secs": p.repeat_every_secs,
+        "max_attempts": p.max_attempts,
+        "email": p.email,
+        "sms": p.sms,
+    })
+}
+
 pub(super) async fn run(command: CorpCommand, services: &Services) -> anyhow::Result<()> {
     match command {
+        CorpCommand::Escalation {
+            corpid,
+            first_after,
+            repeat_every,
+            attempts,
+            email,
+            sms,
+            json,
+        } => {
+            let corp = corp_arg(&corpid)?;
+            let mut policy = services
+                .escalation_policy(&corp)
+                .await
+                .with_context(|| format!("corp {corp}"))?;
+            let changes = first_after.is_some()
+                || repeat_every.is_some()
+                || attempts.is_some()
+                || email.is_some()
+                || sms.is_some();
+            if changes {
+                policy.first_after_secs = first_after.unwrap_or(policy.first_after_secs);
+                policy.repeat_every_secs = repeat_every.unwrap_or(policy.repeat_every_secs);
+                policy.max_attempts = attempts.unwrap_or(policy.max_attempts);
+                policy.email = email.map_or(policy.email, |v| v == "on");
+                policy.sms = sms.map_or(policy.sms, |v| v == "on");
+                let editor = RuleEditor::operator(corp.clone(), operator());
+                services
+                    .set_escalation_policy(&editor, policy)
+                    .await
+                    .with_context(|| format!("corp {corp}"))?;
+            }
+            if json {
+                print_json(&policy_json(&corp, &policy))
+            } else {
+                let on = |b: bool| if b { "on" } else { "off" };
+                println!(
+                    "corp {corp}: unread urgent messages are re-sent after {}s, then every {}s, {} time(s) at most (e-mail {}, SMS {})",
+                    policy.first_after_secs,
+                    policy.repeat_every_secs,
+                    policy.max_attempts,
+                    on(policy.email),
+                    on(policy.sms)
+                );
+                Ok(())
+            }
+        }
         CorpCommand::Create { name, plan, json } => {
             let created = services
                 .create_corp(&name, plan_arg(&plan)?, operator())

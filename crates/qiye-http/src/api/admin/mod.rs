@@ -5,6 +5,7 @@
 //! administrator as actor; refused ones too.
 
 pub mod departments;
+pub mod escalation;
 pub mod members;
 pub mod rules;
 pub mod stats;

@@ -257,6 +257,25 @@ pub async fn read(
     Ok(Json(ReadResponse { read_seq }))
 }
 
+/// Acknowledges an urgent message: its escalation by e-mail and SMS stops
+/// for this member, and their read cursor moves to it (others see a
+/// receipt). Answers the read cursor.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/entries/{seq}/ack", tag = "chat",
+    params(("id" = String, Path), ("seq" = u64, Path)),
+    responses((status = 200, body = ReadResponse),
+        (status = 400, description = "40058 no such entry, or not an urgent message"),
+        (status = 404, description = "not a conversation of the member")))]
+#[tracing::instrument(skip_all)]
+pub async fn ack(
+    State(state): State<AppState>,
+    Member(who): Member,
+    Path((id, seq)): Path<(String, u64)>,
+) -> V1Result<Json<ReadResponse>> {
+    let conv = conv_param(&id)?;
+    let read_seq = state.services.acknowledge_urgent(&who, &conv, seq).await?;
+    Ok(Json(ReadResponse { read_seq }))
+}
+
 /// Who has and has not read an entry.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/entries/{seq}/receipts", tag = "chat",
     params(("id" = String, Path), ("seq" = u64, Path)),
