@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::process::{Server, free_port};
+use common::process::{Server, Socket, free_port, json_reply, listen, member_session};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -49,46 +49,6 @@ fn reset_password(data_dir: &Path, corpid: &str, userid: &str) -> String {
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     v["password"].as_str().expect("password").to_owned()
-}
-
-async fn json_reply(r: reqwest::RequestBuilder) -> Value {
-    r.send().await.expect("request").json().await.expect("JSON")
-}
-
-/// Signs a member in with a one-time password, changes it, answers the
-/// session token.
-async fn session(
-    client: &reqwest::Client,
-    base: &str,
-    corpid: &str,
-    userid: &str,
-    one_time: &str,
-) -> String {
-    let signed = json_reply(client.post(format!("{base}/api/v1/session")).json(&json!({
-        "corpid": corpid, "login": userid, "password": one_time
-    })))
-    .await;
-    let token = signed["token"].as_str().expect("token").to_owned();
-    let changed = client
-        .post(format!("{base}/api/v1/me/password"))
-        .bearer_auth(&token)
-        .json(&json!({"old": one_time, "new": "durable-password-1"}))
-        .send()
-        .await
-        .expect("change password");
-    assert_eq!(changed.status(), 204);
-    token
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn listen(base: &str, token: &str) -> Socket {
-    let url = format!("{}/api/v1/ws?token={token}", base.replacen("http", "ws", 1));
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket")
-        .0
 }
 
 /// Reads pushed entries until `n` arrived (or the socket closes or is
@@ -143,8 +103,22 @@ async fn acknowledged_messages_survive_kill_9_and_resync_once_in_order() {
     }
     let alice_pw = reset_password(dir.path(), &corpid, "alice");
     let bob_pw = reset_password(dir.path(), &corpid, "bob");
-    let alice = session(&client, &base, &corpid, "alice", &alice_pw).await;
-    let bob = session(&client, &base, &corpid, "bob", &bob_pw).await;
+    let alice = member_session(
+        &client,
+        &base,
+        &corpid,
+        ("alice", &alice_pw),
+        "durable-password-1",
+    )
+    .await;
+    let bob = member_session(
+        &client,
+        &base,
+        &corpid,
+        ("bob", &bob_pw),
+        "durable-password-1",
+    )
+    .await;
     let opened = json_reply(
         client
             .post(format!("{base}/api/v1/conversations"))

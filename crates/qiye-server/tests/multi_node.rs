@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::process::{Server, free_port};
+use common::process::{Server, Socket, free_port, json_reply, listen, member_session};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -71,46 +71,6 @@ fn qiye(data_dir: &Path, database_url: &str, args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("JSON")
-}
-
-async fn json_reply(r: reqwest::RequestBuilder) -> Value {
-    r.send().await.expect("request").json().await.expect("JSON")
-}
-
-/// Signs a member in on `base` with a one-time password, changes it,
-/// answers the session token.
-async fn session(
-    client: &reqwest::Client,
-    base: &str,
-    corpid: &str,
-    userid: &str,
-    one_time: &str,
-) -> String {
-    let signed = json_reply(client.post(format!("{base}/api/v1/session")).json(&json!({
-        "corpid": corpid, "login": userid, "password": one_time
-    })))
-    .await;
-    let token = signed["token"].as_str().expect("token").to_owned();
-    let changed = client
-        .post(format!("{base}/api/v1/me/password"))
-        .bearer_auth(&token)
-        .json(&json!({"old": one_time, "new": "multi-node-password-1"}))
-        .send()
-        .await
-        .expect("change password");
-    assert_eq!(changed.status(), 204);
-    token
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn listen(base: &str, token: &str) -> Socket {
-    let url = format!("{}/api/v1/ws?token={token}", base.replacen("http", "ws", 1));
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket")
-        .0
 }
 
 /// The next pushed frame of `kind` (other frames, such as presence, are
@@ -199,8 +159,22 @@ async fn a_member_on_one_node_hears_what_is_sent_through_another() {
             .to_owned()
     };
     let (alice_pw, bob_pw) = (one_time("alice"), one_time("bob"));
-    let alice = session(&client, &b, &corpid, "alice", &alice_pw).await;
-    let bob = session(&client, &a, &corpid, "bob", &bob_pw).await;
+    let alice = member_session(
+        &client,
+        &b,
+        &corpid,
+        ("alice", &alice_pw),
+        "multi-node-password-1",
+    )
+    .await;
+    let bob = member_session(
+        &client,
+        &a,
+        &corpid,
+        ("bob", &bob_pw),
+        "multi-node-password-1",
+    )
+    .await;
 
     // bob listens on A, alice on B.
     let mut bob_on_a = listen(&a, &bob).await;

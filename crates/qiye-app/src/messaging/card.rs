@@ -19,13 +19,12 @@ use qiye_domain::message::{
     ConvId, ConvKind, Draft, Entry, EntryBody, MessageError, MsgId, Priority, Sender, Seq,
     new_response_code,
 };
-use qiye_domain::ports::StoreError;
 
 use super::app::{Targets, resolve_members};
 use crate::Services;
 use crate::callbacks::CardEvent;
 use crate::directory::DirCaller;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::session::SignedInMember;
 
 /// A member's click, checked against the card by the caller (the wire
@@ -81,14 +80,7 @@ impl Services {
         seq: Seq,
     ) -> AppResult<Entry> {
         self.conversation(who, conv).await?;
-        let entry = self
-            .store
-            .entry(who.corp(), conv, seq)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => AppError::from(MessageError::UnknownMessage),
-                other => other.into(),
-            })?;
+        let entry = self.entry_in(who, conv, seq).await?;
         if card_of(&entry).is_none() {
             return Err(MessageError::InvalidCardAction("not a live template card".into()).into());
         }

@@ -336,6 +336,23 @@ impl Services {
         Ok(now)
     }
 
+    /// The entry at `seq` of a conversation the member is in (the caller
+    /// checked membership); an unknown one is [`MessageError::UnknownMessage`].
+    pub(super) async fn entry_in(
+        &self,
+        who: &SignedInMember,
+        conv: &ConvId,
+        seq: Seq,
+    ) -> AppResult<Entry> {
+        self.store
+            .entry(who.corp(), conv, seq)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => MessageError::UnknownMessage.into(),
+                other => crate::AppError::Store(other),
+            })
+    }
+
     /// Who has read the entry at `seq`, from the members' cursors.
     pub async fn receipts(
         &self,
@@ -344,14 +361,7 @@ impl Services {
         seq: Seq,
     ) -> AppResult<Receipts> {
         self.conversation(who, conv).await?;
-        let entry = self
-            .store
-            .entry(who.corp(), conv, seq)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => MessageError::UnknownMessage.into(),
-                other => crate::AppError::Store(other),
-            })?;
+        let entry = self.entry_in(who, conv, seq).await?;
         let sender = entry.sender.member().cloned();
         let cursors = self.store.cursors(who.corp(), conv).await?;
         let mut receipts = Receipts {
@@ -379,14 +389,7 @@ impl Services {
         seq: Seq,
     ) -> AppResult<Entry> {
         let current = self.conversation(who, conv).await?;
-        let entry = self
-            .store
-            .entry(who.corp(), conv, seq)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => MessageError::UnknownMessage.into(),
-                other => crate::AppError::Store(other),
-            })?;
+        let entry = self.entry_in(who, conv, seq).await?;
         if entry.sender.member() != Some(who.userid()) {
             return Err(MessageError::NotSender.into());
         }

@@ -10,6 +10,7 @@
 //! - a bounded event queue per connection: a reader that falls behind is
 //!   dropped (close code 4008), never waited for;
 //! - a ping every 30 s; a connection silent for 90 s is closed;
+//! - app messages pushed are recorded as delivered every 2 s (statistics);
 //! - caps on connections per member and per IP address, and a frame-rate
 //!   budget per connection.
 
@@ -456,9 +457,14 @@ impl Connection {
     }
 
     async fn push(&mut self, push: &Arc<Push>) -> Result<(), axum::Error> {
+        // Deliveries feed the statistics, which count app messages: only
+        // those are recorded (a write per connection and flush, so chat
+        // traffic adds none).
         if let PushEvent::Entry(e) = &push.event {
-            let seq = self.delivered.entry(e.conv.clone()).or_insert(0);
-            *seq = (*seq).max(e.seq);
+            if matches!(e.sender, qiye_domain::message::Sender::App(_)) {
+                let seq = self.delivered.entry(e.conv.clone()).or_insert(0);
+                *seq = (*seq).max(e.seq);
+            }
         }
         let bytes = push.encoded(render_push);
         let text = Utf8Bytes::try_from(bytes).unwrap_or_default();
@@ -491,6 +497,27 @@ impl Connection {
     }
 }
 
+/// Answers a frame that moves a read cursor (`read`, `acknowledge`) with
+/// where the cursor is now.
+async fn cursor_reply<F, Fut>(id: Option<String>, conv: &str, op: F) -> ReplyFrame
+where
+    F: FnOnce(ConvId) -> Fut,
+    Fut: std::future::Future<Output = qiye_app::AppResult<Seq>>,
+{
+    let result = match ConvId::parse(conv) {
+        Ok(conv) => op(conv).await.map_err(V1Error::from),
+        Err(_) => Err(V1Error::new(ErrCode::ChatNotFound, conv.to_owned())),
+    };
+    match result {
+        Ok(read_seq) => ReplyFrame::Ack {
+            id,
+            entry: None,
+            read_seq: Some(read_seq),
+        },
+        Err(e) => error_frame(id, e),
+    }
+}
+
 /// Answers one client frame.
 async fn answer(state: &AppState, who: &SignedInMember, frame: ClientFrame) -> ReplyFrame {
     match frame {
@@ -520,40 +547,16 @@ async fn answer(state: &AppState, who: &SignedInMember, frame: ClientFrame) -> R
             }
         }
         ClientFrame::Acknowledge { id, conv, seq } => {
-            let result = match ConvId::parse(&conv) {
-                Ok(conv) => state
-                    .services
-                    .acknowledge_urgent(who, &conv, seq)
-                    .await
-                    .map_err(V1Error::from),
-                Err(_) => Err(V1Error::new(ErrCode::ChatNotFound, conv)),
-            };
-            match result {
-                Ok(read_seq) => ReplyFrame::Ack {
-                    id,
-                    entry: None,
-                    read_seq: Some(read_seq),
-                },
-                Err(e) => error_frame(id, e),
-            }
+            cursor_reply(id, &conv, |conv| async move {
+                state.services.acknowledge_urgent(who, &conv, seq).await
+            })
+            .await
         }
         ClientFrame::Read { id, conv, seq } => {
-            let result = match ConvId::parse(&conv) {
-                Ok(conv) => state
-                    .services
-                    .mark_read(who, &conv, seq)
-                    .await
-                    .map_err(V1Error::from),
-                Err(_) => Err(V1Error::new(ErrCode::ChatNotFound, conv)),
-            };
-            match result {
-                Ok(read_seq) => ReplyFrame::Ack {
-                    id,
-                    entry: None,
-                    read_seq: Some(read_seq),
-                },
-                Err(e) => error_frame(id, e),
-            }
+            cursor_reply(id, &conv, |conv| async move {
+                state.services.mark_read(who, &conv, seq).await
+            })
+            .await
         }
         ClientFrame::Sync { id, request } => match run_sync(state, who, request).await {
             Ok(reply) => ReplyFrame::Sync {

@@ -98,3 +98,48 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A JSON reply.
+pub async fn json_reply(r: reqwest::RequestBuilder) -> serde_json::Value {
+    r.send().await.expect("request").json().await.expect("JSON")
+}
+
+/// Signs a member in on `base` with a one-time password, changes it to
+/// `new_password`, answers the session token.
+pub async fn member_session(
+    client: &reqwest::Client,
+    base: &str,
+    corpid: &str,
+    (userid, one_time): (&str, &str),
+    new_password: &str,
+) -> String {
+    let signed = json_reply(client.post(format!("{base}/api/v1/session")).json(
+        &serde_json::json!({
+            "corpid": corpid, "login": userid, "password": one_time
+        }),
+    ))
+    .await;
+    let token = signed["token"].as_str().expect("token").to_owned();
+    let changed = client
+        .post(format!("{base}/api/v1/me/password"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"old": one_time, "new": new_password}))
+        .send()
+        .await
+        .expect("change password");
+    assert_eq!(changed.status(), 204);
+    token
+}
+
+/// A WebSocket client.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A member's WebSocket on `base` (`http://...`).
+pub async fn listen(base: &str, token: &str) -> Socket {
+    let url = format!("{}/api/v1/ws?token={token}", base.replacen("http", "ws", 1));
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket")
+        .0
+}
