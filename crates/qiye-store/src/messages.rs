@@ -392,44 +392,81 @@ async fn insert_conversation(
     Ok(inserted == 1)
 }
 
-/// Gives each draft its sequence: one `UPDATE ... RETURNING` per
-/// conversation, in the order the conversations first appear.
+/// Conversations whose sequences one statement bumps.
+const SEQ_UPDATE_CHUNK: usize = 300;
+
+/// Gives each draft its sequence: the batch's conversations are bumped by
+/// their entry counts in one `UPDATE ... RETURNING` per 300 conversations
+/// (in key order, so that two nodes' batches lock shared rows in the same
+/// order), not one round trip each.
 async fn assign_seqs(
     dialect: Dialect,
     conn: &mut AnyConnection,
     drafts: &[Draft],
 ) -> StoreResult<Vec<Seq>> {
-    let mut order: Vec<(&CorpId, &ConvId)> = Vec::new();
-    let mut counts: HashMap<(&CorpId, &ConvId), u64> = HashMap::new();
+    let mut counts: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
     for d in drafts {
-        let key = (&d.corp, &d.conv);
-        let n = counts.entry(key).or_insert(0);
-        if *n == 0 {
-            order.push(key);
-        }
-        *n += 1;
+        *counts
+            .entry((d.corp.as_str(), d.conv.as_str()))
+            .or_insert(0) += 1;
     }
-    let mut next: HashMap<(&CorpId, &ConvId), Seq> = HashMap::with_capacity(order.len());
-    let sql = dialect.sql(
-        "UPDATE conversations SET last_seq = last_seq + $1 \
-         WHERE corp_id = $2 AND conv_id = $3 RETURNING last_seq",
-    );
-    for key in order {
-        let n = counts[&key];
-        let last: Option<i64> = sqlx::query_scalar(&sql)
-            .bind(i64::try_from(n).unwrap_or(i64::MAX))
-            .bind(key.0.as_str())
-            .bind(key.1.as_str())
-            .fetch_optional(&mut *conn)
+    let keys: Vec<((&str, &str), u64)> = counts.into_iter().collect();
+    let mut next: HashMap<(&str, &str), Seq> = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(SEQ_UPDATE_CHUNK) {
+        let mut values = String::new();
+        let mut binds = Vec::with_capacity(chunk.len() * 3);
+        for (i, ((corp, conv), n)) in chunk.iter().enumerate() {
+            let p = |k: usize| match dialect {
+                Dialect::Sqlite => "?".to_owned(),
+                Dialect::Postgres => format!("${}", i * 3 + k),
+            };
+            if i > 0 {
+                values.push_str(", ");
+            }
+            values.push_str(&format!("({}, {}, CAST({} AS BIGINT))", p(1), p(2), p(3)));
+            binds.push(Bind::Text((*corp).to_owned()));
+            binds.push(Bind::Text((*conv).to_owned()));
+            binds.push(Bind::Int(i64::try_from(*n).unwrap_or(i64::MAX)));
+        }
+        let sql = format!(
+            "WITH v (corp_id, conv_id, n) AS (VALUES {values}) \
+             UPDATE conversations SET last_seq = last_seq + \
+               (SELECT v.n FROM v WHERE v.corp_id = conversations.corp_id \
+                  AND v.conv_id = conversations.conv_id) \
+             WHERE (corp_id, conv_id) IN (SELECT corp_id, conv_id FROM v) \
+             RETURNING corp_id, conv_id, last_seq"
+        );
+        let mut q = sqlx::query_as::<_, (String, String, i64)>(&sql);
+        for b in binds {
+            q = match b {
+                Bind::Text(t) => q.bind(t),
+                Bind::Int(i) => q.bind(i),
+                Bind::OptText(t) => q.bind(t),
+                Bind::OptInt(i) => q.bind(i),
+            };
+        }
+        let rows = q
+            .fetch_all(&mut *conn)
             .await
             .map_err(|e| dialect.map_err(e))?;
-        let last = seq_of(last.ok_or(StoreError::NotFound)?);
-        next.insert(key, last + 1 - n);
+        if rows.len() != chunk.len() {
+            // A conversation of the batch does not exist (in its corp).
+            return Err(StoreError::NotFound);
+        }
+        for (corp, conv, last) in rows {
+            let key = chunk
+                .iter()
+                .find(|((c, v), _)| *c == corp && *v == conv)
+                .ok_or_else(|| corrupt("sequence update", "a row that was not asked for"))?;
+            next.insert(key.0, seq_of(last) + 1 - key.1);
+        }
     }
     Ok(drafts
         .iter()
         .map(|d| {
-            let slot = next.get_mut(&(&d.corp, &d.conv)).expect("counted above");
+            let slot = next
+                .get_mut(&(d.corp.as_str(), d.conv.as_str()))
+                .expect("every conversation of the batch was bumped");
             let seq = *slot;
             *slot += 1;
             seq
