@@ -5,11 +5,6 @@ use qiye_domain::ids::UserId;
 use qiye_domain::message::{CardFacts, Content};
 use qiye_wecom::wire::message::ValidatedContent;
 
-/// A fresh `response_code` for an interactive card.
-pub fn response_code() -> String {
-    qiye_domain::message::new_response_code()
-}
-
 /// The domain's content of a validated payload. Mentions that are no
 /// userid (`@all`) are left out of the list (the payload keeps them); an
 /// interactive card gets `response_code`.

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::process::{Server, Socket, free_port, json_reply, listen, member_session};
+use common::process::{
+    Server, Socket, create_members, free_port, json_reply, listen, member_session,
+};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -85,22 +87,7 @@ async fn acknowledged_messages_survive_kill_9_and_resync_once_in_order() {
     let corpid = server.value_after("corpid");
     let secret = server.value_after("contacts secret");
     let client = reqwest::Client::new();
-    let token = json_reply(client.get(format!(
-        "{base}/cgi-bin/gettoken?corpid={corpid}&corpsecret={secret}"
-    )))
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for userid in ["alice", "bob"] {
-        let made = json_reply(
-            client
-                .post(format!("{base}/cgi-bin/user/create?access_token={token}"))
-                .json(&json!({"userid": userid, "name": userid, "department": [1]})),
-        )
-        .await;
-        assert_eq!(made["errcode"], 0, "{made}");
-    }
+    create_members(&client, &base, (&corpid, &secret), &["alice", "bob"]).await;
     let alice_pw = reset_password(dir.path(), &corpid, "alice");
     let bob_pw = reset_password(dir.path(), &corpid, "bob");
     let alice = member_session(

@@ -14,7 +14,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::process::{Server, Socket, free_port, json_reply, listen, member_session};
+use common::process::{
+    Server, Socket, create_members, free_port, json_reply, listen, member_session,
+};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -125,22 +127,7 @@ async fn a_member_on_one_node_hears_what_is_sent_through_another() {
     let secret = node_a.value_after("contacts secret");
 
     let client = reqwest::Client::new();
-    let contacts = json_reply(client.get(format!(
-        "{b}/cgi-bin/gettoken?corpid={corpid}&corpsecret={secret}"
-    )))
-    .await["access_token"]
-        .as_str()
-        .expect("contacts token")
-        .to_owned();
-    for userid in ["alice", "bob"] {
-        let made = json_reply(
-            client
-                .post(format!("{b}/cgi-bin/user/create?access_token={contacts}"))
-                .json(&json!({"userid": userid, "name": userid, "department": [1]})),
-        )
-        .await;
-        assert_eq!(made["errcode"], 0, "{made}");
-    }
+    create_members(&client, &b, (&corpid, &secret), &["alice", "bob"]).await;
     let one_time = |userid: &str| {
         qiye(
             dir_a.path(),

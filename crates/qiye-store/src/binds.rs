@@ -1,6 +1,7 @@
 //! Statements whose parameters are built at run time (multi-row inserts,
 //! batches): a list of [`Bind`] values and one function that runs them.
 
+use qiye_domain::message::Seq;
 use qiye_domain::ports::StoreResult;
 use sqlx::AnyConnection;
 
@@ -35,4 +36,14 @@ pub(crate) async fn exec(
     }
     let done = q.execute(conn).await.map_err(|e| dialect.map_err(e))?;
     Ok(done.rows_affected())
+}
+
+/// A stored sequence (never negative).
+pub(crate) fn seq_of(raw: i64) -> Seq {
+    u64::try_from(raw).unwrap_or(0)
+}
+
+/// A sequence as a parameter.
+pub(crate) fn seq_bind(seq: Seq) -> Bind {
+    Bind::Int(i64::try_from(seq).unwrap_or(i64::MAX))
 }

@@ -17,11 +17,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
 use crate::binds::{self, Bind};
+use crate::rows::corrupt;
 use crate::{Dialect, SqlStore, audit, callbacks};
-
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Other(format!("corrupt {what}: {detail}"))
-}
 
 /// One extended attribute as stored in `profile`.
 #[derive(Debug, Serialize, Deserialize)]

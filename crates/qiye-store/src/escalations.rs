@@ -19,19 +19,12 @@ use qiye_domain::message::{ConvId, Draft, EntryBody, Priority, Sender, Seq};
 use qiye_domain::ports::{EscalationStore, StoreError, StoreResult};
 use sqlx::AnyConnection;
 
-use crate::binds::{self, Bind};
+use crate::binds::{self, Bind, seq_bind};
+use crate::rows::corrupt;
 use crate::{Dialect, SqlStore, audit};
 
-fn corrupt(detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Other(format!("corrupt escalation row: {detail}"))
-}
-
-fn seq_bind(seq: Seq) -> Bind {
-    Bind::Int(i64::try_from(seq).unwrap_or(i64::MAX))
-}
-
 fn count(raw: i64) -> StoreResult<u32> {
-    u32::try_from(raw).map_err(corrupt)
+    u32::try_from(raw).map_err(|e| corrupt("escalation", e))
 }
 
 #[derive(sqlx::FromRow)]
@@ -179,15 +172,16 @@ impl TryFrom<EscalationRow> for Escalation {
 
     fn try_from(r: EscalationRow) -> StoreResult<Self> {
         Ok(Escalation {
-            corp: CorpId::parse(&r.corp_id).map_err(corrupt)?,
-            conv: ConvId::parse(&r.conv_id).map_err(corrupt)?,
-            seq: u64::try_from(r.seq).map_err(corrupt)?,
-            userid: UserId::parse(&r.userid).map_err(corrupt)?,
+            corp: CorpId::parse(&r.corp_id).map_err(|e| corrupt("escalation", e))?,
+            conv: ConvId::parse(&r.conv_id).map_err(|e| corrupt("escalation", e))?,
+            seq: u64::try_from(r.seq).map_err(|e| corrupt("escalation", e))?,
+            userid: UserId::parse(&r.userid).map_err(|e| corrupt("escalation", e))?,
             sent_at: r.sent_at,
             next_at: r.next_at,
             attempts: count(r.attempts)?,
             failures: count(r.failures)?,
-            state: EscalationState::parse(&r.state).ok_or_else(|| corrupt(&r.state))?,
+            state: EscalationState::parse(&r.state)
+                .ok_or_else(|| corrupt("escalation", &r.state))?,
             last_error: r.last_error,
             read_seq: r.read_seq.map(|s| u64::try_from(s).unwrap_or(0)),
         })

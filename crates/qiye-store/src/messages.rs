@@ -19,7 +19,8 @@ use qiye_domain::ports::{AppDelivery, MessageStore, StoreError, StoreResult};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
-use crate::binds::{self, Bind};
+use crate::binds::{self, Bind, seq_bind, seq_of};
+use crate::rows::corrupt;
 use crate::{Dialect, SqlStore};
 
 /// Columns of an entry insert.
@@ -33,18 +34,6 @@ const MSGTYPE_RECALL: &str = "qiye.recall";
 const MSGTYPE_CARD_UPDATE: &str = "qiye.card_update";
 const MSGTYPE_ROSTER: &str = "qiye.roster";
 const MSGTYPE_UPDATE: &str = "qiye.update";
-
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Other(format!("corrupt {what}: {detail}"))
-}
-
-fn seq_of(raw: i64) -> Seq {
-    u64::try_from(raw).unwrap_or(0)
-}
-
-fn seq_bind(seq: Seq) -> Bind {
-    Bind::Int(i64::try_from(seq).unwrap_or(i64::MAX))
-}
 
 fn user_of(raw: &str) -> StoreResult<UserId> {
     UserId::parse(raw).map_err(|e| corrupt("userid", e))

@@ -16,7 +16,7 @@ use qiye_domain::secret::TokenString;
 use qiye_domain::token::IssuedToken;
 
 /// Stored data that does not parse back: a bug or tampering, never user input.
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("corrupt {what} row: {detail}"))
 }
 

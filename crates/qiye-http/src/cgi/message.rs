@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::directory::dir_caller;
 use crate::AppState;
-use crate::content::{content_of, response_code};
+use crate::content::content_of;
 use crate::envelope::Reply;
 use crate::error::ApiError;
 use crate::extract::{Caller, WecomBody};
@@ -71,7 +71,7 @@ pub async fn send(
     let kind = MsgKind::parse(body.kind()?.as_str()).unwrap_or(MsgKind::Notice);
     let priority = Priority::parse(body.priority()?.as_str()).unwrap_or_default();
     let interactive = validated.card.as_ref().is_some_and(|c| c.interactive);
-    let code = interactive.then(response_code);
+    let code = interactive.then(qiye_domain::message::new_response_code);
     let content = content_of(validated, code.clone());
     let report = state
         .services

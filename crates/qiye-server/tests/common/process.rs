@@ -143,3 +143,29 @@ pub async fn listen(base: &str, token: &str) -> Socket {
         .expect("websocket")
         .0
 }
+
+/// Creates members (in the root department) through `user/create` with
+/// the contacts secret printed at first start.
+pub async fn create_members(
+    client: &reqwest::Client,
+    base: &str,
+    (corpid, secret): (&str, &str),
+    userids: &[&str],
+) {
+    let token = json_reply(client.get(format!(
+        "{base}/cgi-bin/gettoken?corpid={corpid}&corpsecret={secret}"
+    )))
+    .await["access_token"]
+        .as_str()
+        .expect("contacts token")
+        .to_owned();
+    for userid in userids {
+        let made = json_reply(
+            client
+                .post(format!("{base}/cgi-bin/user/create?access_token={token}"))
+                .json(&serde_json::json!({"userid": userid, "name": userid, "department": [1]})),
+        )
+        .await;
+        assert_eq!(made["errcode"], 0, "{made}");
+    }
+}
