@@ -1,6 +1,6 @@
 //! qiye's HTTP surface: the WeCom-compatible `/cgi-bin` API, the native
-//! `/api/v1` API ([`api`]), liveness and readiness, and the metrics router
-//! served on its own listener.
+//! `/api/v1` API ([`api`]), liveness and readiness, the browser app
+//! ([`web`]), and the metrics router served on its own listener.
 //!
 //! Handlers parse their input with the extractors in [`extract`] (which
 //! answer bad input with an errcode), call one use case on
@@ -21,6 +21,7 @@ pub mod extract;
 pub mod metrics;
 pub mod notify;
 pub mod ops;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -60,6 +61,11 @@ async fn fallback(req: Request) -> axum::response::Response {
         api::not_found(req).await
     } else if req.uri().path().starts_with("/cgi-bin") {
         ApiError::with_detail(ErrCode::ApiNotFound, req.uri().path().to_owned()).into_response()
+    } else if web::claims(&req) {
+        match web::serve(&req) {
+            Some(response) => response,
+            None => ops::not_found().await.into_response(),
+        }
     } else {
         ops::not_found().await.into_response()
     }
@@ -88,7 +94,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/", get(ops::landing))
+        .route("/", get(web::index))
         .route_layer(from_fn(envelope::tag_route))
         .fallback(fallback)
         .layer(

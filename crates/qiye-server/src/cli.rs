@@ -1,5 +1,5 @@
 //! The command line: `qiye serve`, the operator commands (`corp`, `app`,
-//! `member`, `admin`, `directory`), `audit tail`, `config example`, `errcodes`. Every
+//! `member`, `admin`, `directory`), `audit tail`, `config example`, `errcodes`, `openapi`. Every
 //! subcommand that touches the database finds it the same way (config file,
 //! `QIYE_*`, flags).
 
@@ -64,6 +64,9 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print the table of errcodes qiye answers with (Markdown).
     Errcodes,
+    /// Print the OpenAPI document of `/api/v1` (what the server serves at
+    /// `/api/v1/openapi.json`; the web app's API types are generated from it).
+    Openapi,
 }
 
 /// `qiye serve` options.

@@ -203,8 +203,8 @@ pub async fn bootstrap_if_empty(config: &Config, services: &Services) -> anyhow:
     println!(
         "qiye: first start, created corp \"{name}\" (plan {plan}). These are shown only once:\n\
          \n  corpid           {corpid}\n  contacts secret  {secret}\n  admin userid     {admin}\n  admin password   {password}   (one-time: change it at first sign-in)\n  web address      {web}\n\
-         \nTry the API:\n  curl '{web}cgi-bin/gettoken?corpid={corpid}&corpsecret={secret}'\n\
-         \nSign in as the administrator (then change the password with POST {web}api/v1/me/password):\n  curl -X POST '{web}api/v1/session' -d '{{\"corpid\":\"{corpid}\",\"login\":\"{admin}\",\"password\":\"{password}\"}}'\n",
+         \nOpen {web} in a browser and sign in to corp {corpid} as {admin} with the one-time password {password}\n(you choose your own password right after).\n\
+         \nTry the API:\n  curl '{web}cgi-bin/gettoken?corpid={corpid}&corpsecret={secret}'\n  curl -X POST '{web}api/v1/session' -d '{{\"corpid\":\"{corpid}\",\"login\":\"{admin}\",\"password\":\"{password}\"}}'\n",
         name = created.corp.name.as_str(),
         plan = created.corp.plan,
         corpid = created.corp.id,

@@ -32,6 +32,7 @@ on_both_backends!(
     statistics_per_kind_and_per_app,
     media_in_messages_outlive_temporary_uploads,
     uploadimg_gives_a_permanent_address,
+    members_upload_media_and_send_it,
 );
 
 /// A corp with members alice and bob in the root department and carol in
@@ -1305,4 +1306,82 @@ async fn uploadimg_gives_a_permanent_address(backend: Backend) {
     let wrong_corp = url.replace(o.corp.as_str(), other.corp.as_str());
     let refused = app.client.get(&wrong_corp).send().await.unwrap();
     assert_eq!(errcode(&common::check_envelope(refused).await), 40007);
+}
+
+/// Uploads a file as a member (`POST /api/v1/media`, the raw body).
+async fn member_upload(
+    app: &TestApp,
+    session: &str,
+    query: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> common::V1Reply {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/media?{query}", app.base))
+        .bearer_auth(session)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    common::v1_reply(response).await
+}
+
+async fn members_upload_media_and_send_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let o = org(&app, "Member media").await;
+    let other = org(&app, "Other corp").await;
+    let alice = session_of(&app, &o.corp, "alice").await;
+    let bob = session_of(&app, &o.corp, "bob").await;
+    let png = b"\x89PNG\r\n\x1a\n-a-member-picture".to_vec();
+
+    let uploaded = member_upload(&app, &alice, "type=image&filename=photo.png", "image/png", png.clone()).await;
+    assert_eq!(uploaded.status, 201, "{}", uploaded.body);
+    assert_eq!(uploaded.body["type"], "image");
+    let media_id = uploaded.body["media_id"].as_str().unwrap().to_owned();
+    let conv = open_direct(&app, &alice, "bob").await;
+    let sent = say(&app, &alice, &conv, json!({"msgtype": "image", "image": {"media_id": media_id}})).await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+
+    // bob, in the same corp, downloads it with its type and name.
+    let download = |session: String, id: String| {
+        let request = app
+            .client
+            .get(format!("{}/api/v1/media/{id}", app.base))
+            .bearer_auth(session);
+        async move { request.send().await.unwrap() }
+    };
+    let got = download(bob.clone(), media_id.clone()).await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], "image/png");
+    assert!(got.headers()["content-disposition"].to_str().unwrap().contains("photo.png"));
+    assert_eq!(got.bytes().await.unwrap().to_vec(), png);
+
+    // Another corp's member cannot fetch it, whatever the id.
+    let outsider = other.admin.clone();
+    let refused = common::v1_reply(download(outsider, media_id.clone()).await).await;
+    assert_eq!((refused.status, refused.errcode()), (400, 40007), "{}", refused.body);
+    let unknown = common::v1_reply(download(bob.clone(), "nonexistent".into()).await).await;
+    assert_eq!(unknown.errcode(), 40007, "{}", unknown.body);
+
+    // Bad input: unknown type, empty file, over the image limit (2 MB), no session.
+    let bad_type = member_upload(&app, &alice, "type=movie", "video/mp4", b"x".to_vec()).await;
+    assert_eq!((bad_type.status, bad_type.errcode()), (400, 40005), "{}", bad_type.body);
+    let no_type = member_upload(&app, &alice, "filename=x", "text/plain", b"x".to_vec()).await;
+    assert_eq!((no_type.status, no_type.errcode()), (400, 40058), "{}", no_type.body);
+    let empty = member_upload(&app, &alice, "type=file", "text/plain", Vec::new()).await;
+    assert_eq!(empty.status, 400, "{}", empty.body);
+    let huge = member_upload(&app, &alice, "type=image", "image/png", vec![0u8; 2 * 1024 * 1024 + 1]).await;
+    assert_eq!(huge.status, 400, "{}", huge.body);
+    let anonymous = common::v1_reply(
+        app.client
+            .post(format!("{}/api/v1/media?type=file", app.base))
+            .body(b"x".to_vec())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
 }

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod me;
+pub mod media;
 pub mod session;
 pub mod wire;
 pub mod ws;
@@ -45,6 +46,7 @@ use error::V1Error;
         admin::escalation::get, admin::escalation::put,
         chat::list, chat::open, chat::get, chat::change, chat::entries, chat::send, chat::read,
         chat::receipts, chat::recall, chat::ack, chat::sync, chat::card_action, ws::connect, admin::stats::message_stats,
+        media::upload, media::download,
     ),
     modifiers(&SessionAuth),
     security(("bearer" = []), ("cookie" = [])),
@@ -158,6 +160,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/conversations/{id}/entries/{seq}/ack", post(chat::ack))
         .route("/sync", post(chat::sync))
+        .route("/media", post(media::upload))
+        .route("/media/{media_id}", get(media::download))
         .route("/ws", get(ws::connect))
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -8,6 +8,7 @@ mod audit;
 mod corp;
 mod directory;
 mod member;
+mod openapi;
 mod rules;
 
 use std::sync::Arc;
@@ -30,6 +31,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Errcodes => {
             print!("{}", qiye_wecom::ErrCode::markdown_table());
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", openapi::document()?);
             Ok(())
         }
         Command::Corp(command) => corp::run(command, &*operator_services(&config).await?).await,

@@ -1,0 +1,14 @@
+//! `qiye openapi`: the OpenAPI document of `/api/v1`, the same one
+//! `GET /api/v1/openapi.json` serves (pretty-printed for diffs). `web/`
+//! generates its API types from it (`npm run gen:api`).
+
+use anyhow::Context;
+use qiye_http::api::ApiDoc;
+use utoipa::OpenApi;
+
+/// The document as pretty JSON.
+pub fn document() -> anyhow::Result<String> {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .context("the OpenAPI document does not serialise")
+}

@@ -1,0 +1,1 @@
+import{Kt as e}from"./i18n-WhJqnVMh.js";var t=t=>[``,...e].includes(t);export{t};

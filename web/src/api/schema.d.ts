@@ -1,0 +1,1 @@
+export type components = { schemas: Record<string, any> }
