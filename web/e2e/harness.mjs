@@ -96,7 +96,7 @@ export async function launchBrowser() {
 
 export async function screenshot(page, name) {
   mkdirSync(SHOTS, { recursive: true })
-  await page.waitForLoadState('networkidle').catch(() => undefined)
+  await page.evaluate(() => document.fonts.ready.then(() => undefined))
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false })
 }
 

@@ -25,6 +25,8 @@ class ChatStore {
   /** Per conversation: the members' read cursors. */
   cursors: Record<string, Record<string, number>> = {}
   details: Record<string, ConversationDetail> = {}
+  /** Conversations whose recent history was loaded (opened once). */
+  historyLoaded: Record<string, boolean> = {}
   online = false
   openConv = ''
   private socket: WebSocket | null = null
@@ -58,6 +60,14 @@ class ChatStore {
     this.socket?.close(1000)
     this.socket = null
     this.online = false
+    // The next member signed in on this tab starts from nothing.
+    this.conversations = {}
+    this.entries = {}
+    this.held = {}
+    this.cursors = {}
+    this.details = {}
+    this.historyLoaded = {}
+    this.openConv = ''
   }
 
   async refreshList(): Promise<void> {
@@ -225,10 +235,10 @@ class ChatStore {
     if (!this.conversations[conv]) await this.refreshList()
     const summary = this.conversations[conv]
     if (!summary) return
-    if (!this.entries[conv]?.length) {
-      const from = Math.max(0, summary.last_seq - HISTORY)
-      this.held[conv] = from
-      await this.loadAfter(conv, from)
+    if (!this.historyLoaded[conv]) {
+      // Entries are kept once per seq, so loading over pushed ones is harmless.
+      await this.loadAfter(conv, Math.max(0, summary.last_seq - HISTORY))
+      this.historyLoaded[conv] = true
     }
     await this.loadDetail(conv)
     this.scheduleRead()

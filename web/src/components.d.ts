@@ -54,7 +54,6 @@ declare module 'vue' {
     ElTableColumn: typeof import('element-plus/es')['ElTableColumn']
     ElTag: typeof import('element-plus/es')['ElTag']
     ElTree: typeof import('element-plus/es')['ElTree']
-    ElTreeSelect: typeof import('element-plus/es')['ElTreeSelect']
     EntryBody: typeof import('./components/EntryBody.vue')['default']
     MemberCard: typeof import('./components/MemberCard.vue')['default']
     NavMenu: typeof import('./components/NavMenu.vue')['default']

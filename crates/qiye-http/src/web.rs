@@ -24,8 +24,7 @@ use rust_embed::{EmbeddedFile, RustEmbed};
 
 /// The built app.
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../../web/dist"]
-#[exclude = "*.map"]
+#[folder = "../../web/dist"]
 struct Dist;
 
 /// Paths the app never answers for: they belong to the server.
@@ -173,7 +172,13 @@ mod tests {
         ] {
             assert!(!claims(&request(Method::GET, path, "text/html")), "{path}");
         }
-        for path in ["/", "/chat/abc", "/admin/members", "/apiary", "/assets/x.js"] {
+        for path in [
+            "/",
+            "/chat/abc",
+            "/admin/members",
+            "/apiary",
+            "/assets/x.js",
+        ] {
             assert!(claims(&request(Method::GET, path, "text/html")), "{path}");
         }
         assert!(!claims(&request(Method::POST, "/chat", "text/html")));
@@ -204,10 +209,7 @@ mod tests {
             response.headers()[header::CACHE_CONTROL],
             "public, max-age=31536000, immutable"
         );
-        assert_eq!(
-            response.headers()[header::CONTENT_TYPE],
-            "text/javascript"
-        );
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/javascript");
     }
 
     #[test]

@@ -1336,12 +1336,25 @@ async fn members_upload_media_and_send_it(backend: Backend) {
     let bob = session_of(&app, &o.corp, "bob").await;
     let png = b"\x89PNG\r\n\x1a\n-a-member-picture".to_vec();
 
-    let uploaded = member_upload(&app, &alice, "type=image&filename=photo.png", "image/png", png.clone()).await;
+    let uploaded = member_upload(
+        &app,
+        &alice,
+        "type=image&filename=photo.png",
+        "image/png",
+        png.clone(),
+    )
+    .await;
     assert_eq!(uploaded.status, 201, "{}", uploaded.body);
     assert_eq!(uploaded.body["type"], "image");
     let media_id = uploaded.body["media_id"].as_str().unwrap().to_owned();
     let conv = open_direct(&app, &alice, "bob").await;
-    let sent = say(&app, &alice, &conv, json!({"msgtype": "image", "image": {"media_id": media_id}})).await;
+    let sent = say(
+        &app,
+        &alice,
+        &conv,
+        json!({"msgtype": "image", "image": {"media_id": media_id}}),
+    )
+    .await;
     assert_eq!(sent.status, 201, "{}", sent.body);
 
     // bob, in the same corp, downloads it with its type and name.
@@ -1355,24 +1368,51 @@ async fn members_upload_media_and_send_it(backend: Backend) {
     let got = download(bob.clone(), media_id.clone()).await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["content-type"], "image/png");
-    assert!(got.headers()["content-disposition"].to_str().unwrap().contains("photo.png"));
+    assert!(
+        got.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("photo.png")
+    );
     assert_eq!(got.bytes().await.unwrap().to_vec(), png);
 
     // Another corp's member cannot fetch it, whatever the id.
     let outsider = other.admin.clone();
     let refused = common::v1_reply(download(outsider, media_id.clone()).await).await;
-    assert_eq!((refused.status, refused.errcode()), (400, 40007), "{}", refused.body);
+    assert_eq!(
+        (refused.status, refused.errcode()),
+        (400, 40007),
+        "{}",
+        refused.body
+    );
     let unknown = common::v1_reply(download(bob.clone(), "nonexistent".into()).await).await;
     assert_eq!(unknown.errcode(), 40007, "{}", unknown.body);
 
     // Bad input: unknown type, empty file, over the image limit (2 MB), no session.
     let bad_type = member_upload(&app, &alice, "type=movie", "video/mp4", b"x".to_vec()).await;
-    assert_eq!((bad_type.status, bad_type.errcode()), (400, 40005), "{}", bad_type.body);
+    assert_eq!(
+        (bad_type.status, bad_type.errcode()),
+        (400, 40005),
+        "{}",
+        bad_type.body
+    );
     let no_type = member_upload(&app, &alice, "filename=x", "text/plain", b"x".to_vec()).await;
-    assert_eq!((no_type.status, no_type.errcode()), (400, 40058), "{}", no_type.body);
+    assert_eq!(
+        (no_type.status, no_type.errcode()),
+        (400, 40058),
+        "{}",
+        no_type.body
+    );
     let empty = member_upload(&app, &alice, "type=file", "text/plain", Vec::new()).await;
     assert_eq!(empty.status, 400, "{}", empty.body);
-    let huge = member_upload(&app, &alice, "type=image", "image/png", vec![0u8; 2 * 1024 * 1024 + 1]).await;
+    let huge = member_upload(
+        &app,
+        &alice,
+        "type=image",
+        "image/png",
+        vec![0u8; 2 * 1024 * 1024 + 1],
+    )
+    .await;
     assert_eq!(huge.status, 400, "{}", huge.body);
     let anonymous = common::v1_reply(
         app.client

@@ -47,7 +47,7 @@ export default {
   },
   chat: {
     title: 'Messages', newGroup: 'New group', groupName: 'Group name', pickMembers: 'Members', empty: 'No conversations yet',
-    pick: 'Choose a conversation', placeholder: 'Type a message. Enter sends, Shift+Enter new line. @ to mention',
+    pick: 'Choose a conversation', placeholder: "Type a message. Enter sends, Shift+Enter new line. {'@'} to mention",
     send: 'Send', urgent: 'Urgent', recall: 'Recall', recalled: '{name} recalled a message', read: 'Read', unread: 'Unread',
     allRead: 'All read', nUnread: '{n} unread', readers: 'Read by', notReaders: 'Not yet read',
     urgentBanner: 'Urgent message from {name}', acknowledge: 'Acknowledge', image: 'Image', file: 'File',

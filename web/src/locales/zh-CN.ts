@@ -49,7 +49,7 @@ const zh: typeof en = {
   },
   chat: {
     title: '消息', newGroup: '发起群聊', groupName: '群名称', pickMembers: '选择成员', empty: '暂无会话',
-    pick: '选择一个会话', placeholder: '输入消息，Enter 发送，Shift+Enter 换行，@ 提及成员',
+    pick: '选择一个会话', placeholder: "输入消息，Enter 发送，Shift+Enter 换行，{'@'} 提及成员",
     send: '发送', urgent: '紧急', recall: '撤回', recalled: '{name} 撤回了一条消息', read: '已读', unread: '未读',
     allRead: '全部已读', nUnread: '{n} 人未读', readers: '已读', notReaders: '未读',
     urgentBanner: '{name} 发来紧急消息', acknowledge: '我知道了', image: '图片', file: '文件',

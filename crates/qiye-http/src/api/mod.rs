@@ -48,7 +48,7 @@ use error::V1Error;
         chat::receipts, chat::recall, chat::ack, chat::sync, chat::card_action, ws::connect, admin::stats::message_stats,
         media::upload, media::download,
     ),
-    modifiers(&SessionAuth),
+    modifiers(&SessionAuth, &UniqueOperationIds),
     security(("bearer" = []), ("cookie" = [])),
 )]
 pub struct ApiDoc;
@@ -67,6 +67,39 @@ impl utoipa::Modify for SessionAuth {
             "cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(extract::SESSION_COOKIE))),
         );
+    }
+}
+
+/// Names every operation after its method and path (`get_admin_members_userid`):
+/// handlers share function names across modules (`list`, `get`), and
+/// OpenAPI requires operation ids to be unique (generators rely on it).
+struct UniqueOperationIds;
+
+impl utoipa::Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let stem: String = path
+                .trim_start_matches("/api/v1")
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>()
+                .split('_')
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join("_");
+            let operations = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    operation.operation_id = Some(format!("{method}_{stem}"));
+                }
+            }
+        }
     }
 }
 

@@ -1,1 +1,0 @@
-import"./i18n-WhJqnVMh.js";import"./css-DRqNOhS4.js";

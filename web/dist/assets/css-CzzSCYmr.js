@@ -1,0 +1,1 @@
+import"./i18n-CQNWYeBB.js";import"./css-85wnkPzS.js";

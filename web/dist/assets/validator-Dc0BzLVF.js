@@ -1,1 +1,0 @@
-import{Kt as e}from"./i18n-WhJqnVMh.js";var t=t=>[``,...e].includes(t);export{t};
