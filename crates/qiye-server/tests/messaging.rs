@@ -1388,7 +1388,7 @@ async fn members_upload_media_and_send_it(backend: Backend) {
     let unknown = common::v1_reply(download(bob.clone(), "nonexistent".into()).await).await;
     assert_eq!(unknown.errcode(), 40007, "{}", unknown.body);
 
-    // Bad input: unknown type, empty file, over the image limit (2 MB), no session.
+    // Bad input: unknown type, no type, empty file, over the voice limit (2 MB), no session.
     let bad_type = member_upload(&app, &alice, "type=movie", "video/mp4", b"x".to_vec()).await;
     assert_eq!(
         (bad_type.status, bad_type.errcode()),
@@ -1408,8 +1408,8 @@ async fn members_upload_media_and_send_it(backend: Backend) {
     let huge = member_upload(
         &app,
         &alice,
-        "type=image",
-        "image/png",
+        "type=voice",
+        "audio/amr",
         vec![0u8; 2 * 1024 * 1024 + 1],
     )
     .await;
