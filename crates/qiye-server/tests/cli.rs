@@ -284,6 +284,30 @@ fn errcode_reference_is_fresh() {
     );
 }
 
+#[test]
+fn openapi_prints_the_served_document_with_unique_operation_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc: Value = serde_json::from_str(&stdout_of(dir.path(), &["openapi"])).expect("JSON");
+    assert_eq!(doc["info"]["title"], "qiye native API");
+    let mut ids = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        assert!(path.starts_with("/api/v1/"), "{path}");
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(
+                id.starts_with(&format!("{method}_")),
+                "{method} {path}: {id}"
+            );
+            ids.push(id.to_owned());
+        }
+    }
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operation ids are unique");
+    assert!(ids.contains(&"post_media".to_owned()), "{ids:?}");
+}
+
 #[tokio::test]
 async fn first_start_prints_credentials_and_tokens_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -321,6 +345,23 @@ async fn first_start_prints_credentials_and_tokens_survive_kill_9() {
         .await
         .expect("JSON reply");
     assert_eq!(signed_in["must_change_password"], true, "{signed_in}");
+    // The banner says where to sign in, and that address serves the web app.
+    let password = server.value_after("admin password");
+    assert!(
+        server.first_start.iter().any(|l| l.contains(&format!(
+            "Open http://127.0.0.1:{port}/ in a browser and sign in to corp {corpid} as admin with the one-time password {password}"
+        ))),
+        "{:?}",
+        server.first_start
+    );
+    let page = client
+        .get(format!("{}/admin/members", server.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("web app");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<div id=\"app\">"));
     assert!(
         server
             .first_start
