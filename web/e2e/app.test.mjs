@@ -235,6 +235,25 @@ test('two members chat live: messages and read receipts', async () => {
   await member.locator('[data-test=composer]').fill('Hello! Got it.')
   await member.locator('[data-test=composer]').press('Enter')
   await admin.locator('[data-test=message]', { hasText: 'Hello! Got it.' }).waitFor({ timeout: 15_000 })
+  // A picture: uploaded, sent, previewed on the other side.
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAAKElEQVR42mNkYPhfz0AEYBxVSF+FjP8ZGBgYGJiYmBgYRhWOKqSvQgAJ3wMR2cOdUwAAAABJRU5ErkJggg==',
+    'base64',
+  )
+  const [chooser] = await Promise.all([admin.waitForEvent('filechooser'), admin.locator('[data-test=attach-image]').click()])
+  await chooser.setFiles({ name: 'dot.png', mimeType: 'image/png', buffer: png })
+  await member.locator('[data-test=message] [data-test=image] img').waitFor({ timeout: 15_000 })
+  const loaded = await member.locator('[data-test=message] [data-test=image] img').evaluate((img) => img.complete && img.naturalWidth > 0)
+  assert.ok(loaded, 'the picture is served to the other member')
+
+  // A recalled message disappears for both.
+  await admin.locator('[data-test=composer]').fill('发错了')
+  await admin.locator('[data-test=send]').click()
+  await member.locator('[data-test=message]', { hasText: '发错了' }).waitFor()
+  await admin.locator('[data-test=message]', { hasText: '发错了' }).locator('[data-test=recall]').click()
+  await admin.locator('.el-message-box__btns .el-button--primary').click()
+  await member.locator('[data-test=message]', { hasText: '发错了' }).waitFor({ state: 'detached' })
+  await member.locator('[data-test=recalled]').waitFor()
   await screenshot(admin, 'chat-direct-1280')
   await screenshot(member, 'chat-direct-member-1280')
 
@@ -249,9 +268,12 @@ test('two members chat live: messages and read receipts', async () => {
   await admin.locator('[data-test=group-name]').click()
   await admin.locator('[data-test=create-group]').click()
   await admin.locator('[data-test=conv-title]', { hasText: '项目组' }).waitFor()
-  await admin.locator('[data-test=composer]').fill('明天十点开会')
+  // A mention picked from the members after typing @.
+  await admin.locator('[data-test=composer]').fill('明天十点开会 @')
+  await admin.locator('[data-test=composer]').dispatchEvent('input')
+  await admin.locator('[data-test=mention-list] .mention-item', { hasText: '李四' }).click()
   await admin.locator('[data-test=send]').click()
-  const groupMsg = admin.locator('[data-test=message]', { hasText: '明天十点开会' })
+  const groupMsg = admin.locator('[data-test=message]', { hasText: '明天十点开会 @李四' })
   await groupMsg.locator('[data-test=receipt]', { hasText: '2 人未读' }).waitFor()
   await member.locator('[data-test=conversations] li', { hasText: '项目组' }).click()
   await member.locator('[data-test=message]', { hasText: '明天十点开会' }).waitFor()
@@ -272,6 +294,52 @@ test('two members chat live: messages and read receipts', async () => {
   await phone.locator('[data-test=message]', { hasText: '明天十点开会' }).waitFor()
   await screenshot(phone, 'chat-conversation-390')
   await phone.context().close()
+})
+
+test('app messages, a task card, an urgent banner and the statistics', async () => {
+  const created = JSON.parse(server.cli('app', 'create', '--corpid', server.corpid, '--name', 'OA', '--all-visible', '--json'))
+  const gettoken = await fetch(new URL(`/cgi-bin/gettoken?corpid=${server.corpid}&corpsecret=${created.secret}`, server.url))
+  const token = (await gettoken.json()).access_token
+  const send = async (body) => {
+    const reply = await (await fetch(new URL(`/cgi-bin/message/send?access_token=${token}`, server.url), { method: 'POST', body: JSON.stringify(body) })).json()
+    assert.equal(reply.errcode, 0, JSON.stringify(reply))
+  }
+  await member.goto(new URL('/chat', server.url).href)
+  await send({ touser: 'zhangsan', msgtype: 'text', agentid: created.agentid, text: { content: '本周五全员大会' }, kind: 'announcement' })
+  await send({
+    touser: 'zhangsan', msgtype: 'template_card', agentid: created.agentid, kind: 'approval',
+    template_card: {
+      card_type: 'button_interaction', task_id: 'po-1', main_title: { title: '采购申请', desc: '¥12,000' },
+      button_list: [{ text: '同意', style: 1, key: 'approve' }, { text: '驳回', style: 2, key: 'reject' }],
+    },
+  })
+  // The app's inbox appears live in the same list; the card's button works.
+  const inbox = member.locator('[data-test=conversations] li', { hasText: String(created.agentid) })
+  await inbox.click()
+  await member.locator('[data-test=message]', { hasText: '本周五全员大会' }).waitFor()
+  const card = member.locator('[data-test=task-card]', { hasText: '采购申请' })
+  await card.locator('[data-test=card-button]', { hasText: '同意' }).click()
+  await card.locator('[data-test=card-done]', { hasText: '同意' }).waitFor()
+  await until(async () => (await inbox.locator('.el-badge__content:visible').count()) === 0) // read
+  await screenshot(member, 'chat-app-card-1280')
+
+  // An urgent message from the administrator: a banner until acknowledged.
+  await admin.goto(new URL('/chat', server.url).href)
+  await admin.locator('[data-test=conversations] li', { hasText: '张三' }).click()
+  await admin.locator('[data-test=urgent-toggle]').click()
+  await admin.locator('[data-test=composer]').fill('服务器告警，请立即处理')
+  await admin.locator('[data-test=send]').click()
+  const banner = member.locator('[data-test=urgent-banner]', { hasText: '服务器告警' })
+  await banner.waitFor()
+  await screenshot(member, 'chat-urgent-1280')
+  await banner.locator('[data-test=acknowledge]').click()
+  await banner.waitFor({ state: 'detached' })
+
+  // The statistics count the app messages, drawn as charts.
+  await admin.goto(new URL('/admin/stats', server.url).href)
+  await admin.locator('[data-test=chart-read] canvas').waitFor()
+  await admin.locator('[data-test=chart-response] canvas').waitFor()
+  await screenshot(admin, 'admin-stats-1280')
 })
 
 test('a scoped administrator sees only their scope', async () => {

@@ -184,7 +184,6 @@ class ChatStore {
         summary.last_seq = entry.seq
         const fromOther = !(entry.sender.kind === 'member' && entry.sender.id === me)
         if (live && entry.type === 'message' && fromOther) summary.unread = (summary.unread ?? 0) + 1
-        if (!fromOther) summary.read_seq = entry.seq
       }
     }
     let held = this.held[conv] ?? 0
