@@ -49,7 +49,11 @@ class ChatStore {
   async start(): Promise<void> {
     if (!this.stopped) return
     this.stopped = false
-    await this.refreshList()
+    try {
+      await this.refreshList()
+    } catch {
+      // The socket's sync brings the list in as well.
+    }
     this.connect()
   }
 
