@@ -25,6 +25,17 @@ after(async () => {
   await server?.stop()
 })
 
+/**
+ * Steps that need endpoints of the issue-5 contract that this server does
+ * not document yet are skipped, naming the endpoint; once the server has it,
+ * they run.
+ */
+async function needs(t, path) {
+  if (await server.serves(path)) return false
+  t.skip(`the server has no ${path} yet`)
+  return true
+}
+
 /** Polls a condition until it gives a value (the page updates asynchronously). */
 async function until(probe, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs
@@ -109,7 +120,8 @@ test('the language follows the browser and can be switched', async () => {
   await page.context().close()
 })
 
-test('enrol TOTP, then sign in with the second factor', async () => {
+test('enrol TOTP, then sign in with the second factor', async (t) => {
+  if (await needs(t, '/api/v1/me/totp/enroll')) return
   await admin.goto(new URL('/security', server.url).href)
   await admin.locator('[data-test=totp-enroll]').click()
   const secret = (await admin.locator('[data-test=totp-secret]').innerText()).trim()
@@ -181,7 +193,8 @@ test('create a department and a member', async () => {
   assert.equal(created.status, 204, created.body)
 })
 
-test('import a CSV and read the report', async () => {
+test('import a CSV and read the report', async (t) => {
+  if (await needs(t, '/api/v1/admin/imports')) return
   await admin.goto(new URL('/admin/import', server.url).href)
   const csv = [
     '姓名,帐号,职务,部门,手机',
@@ -367,7 +380,8 @@ test('a scoped administrator sees only their scope', async () => {
   assert.equal(status, 403)
 })
 
-test('the audit page shows these actions', async () => {
+test('the audit page shows these actions', async (t) => {
+  if (await needs(t, '/api/v1/admin/audit')) return
   await admin.goto(new URL('/admin/audit', server.url).href)
   const table = admin.locator('[data-test=audit-table]')
   await table.locator('.el-table__row').first().waitFor()
