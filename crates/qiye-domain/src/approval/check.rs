@@ -633,6 +633,9 @@ fn may_be_empty(form: &FormSpec, spec: &ControlSpec) -> bool {
     spec.kind() != ControlKind::Formula && (hideable || !spec.needs_value())
 }
 
+/// Sets one input of a [`World`].
+type Setter = Box<dyn Fn(&mut World)>;
+
 /// Every combination of inputs, or `None` past [`MAX_CASES`].
 fn cases(form: &FormSpec, branches: &[super::flow::Branch]) -> Option<Vec<World>> {
     let atoms: Vec<&Atom> = branches
@@ -667,7 +670,7 @@ fn cases(form: &FormSpec, branches: &[super::flow::Branch]) -> Option<Vec<World>
         }
     }
     // Candidate values per input.
-    let mut dims: Vec<Vec<Box<dyn Fn(&mut World)>>> = Vec::new();
+    let mut dims: Vec<Vec<Setter>> = Vec::new();
     for (control, constants) in numeric {
         let Some(spec) = form.control(control) else {
             continue;
@@ -682,7 +685,10 @@ fn cases(form: &FormSpec, branches: &[super::flow::Branch]) -> Option<Vec<World>
         let step = Decimal::from_scaled(1, step_places).unwrap_or(Decimal::ONE);
         let mut points = BTreeSet::new();
         for c in &constants {
-            for p in [c.sub(step), Ok(*c), c.add(step)].into_iter().flatten() {
+            for p in [c.checked_sub(step), Ok(*c), c.checked_add(step)]
+                .into_iter()
+                .flatten()
+            {
                 points.insert(p);
             }
         }
@@ -693,7 +699,7 @@ fn cases(form: &FormSpec, branches: &[super::flow::Branch]) -> Option<Vec<World>
             .into_iter()
             .filter(|p| min.is_none_or(|m| *p >= m) && max.is_none_or(|m| *p <= m))
             .collect();
-        let mut options: Vec<Box<dyn Fn(&mut World)>> = Vec::new();
+        let mut options: Vec<Setter> = Vec::new();
         for p in points {
             let c = control.clone();
             options.push(Box::new(move |w: &mut World| {
@@ -758,7 +764,7 @@ fn cases(form: &FormSpec, branches: &[super::flow::Branch]) -> Option<Vec<World>
                     let c = c.clone();
                     Box::new(move |w: &mut World| {
                         w.selections.insert(c.clone(), s.clone());
-                    }) as Box<dyn Fn(&mut World)>
+                    }) as Setter
                 })
                 .collect(),
         );
@@ -771,7 +777,7 @@ fn cases(form: &FormSpec, branches: &[super::flow::Branch]) -> Option<Vec<World>
                     let f = f.clone();
                     Box::new(move |w: &mut World| {
                         w.flags.insert(f.clone(), v);
-                    }) as Box<dyn Fn(&mut World)>
+                    }) as Setter
                 })
                 .collect(),
         );

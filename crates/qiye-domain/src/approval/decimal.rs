@@ -84,17 +84,17 @@ impl Decimal {
     }
 
     /// Sum.
-    pub fn add(self, other: Self) -> Result<Self, DecimalError> {
+    pub fn checked_add(self, other: Self) -> Result<Self, DecimalError> {
         Self::checked(self.0 + other.0)
     }
 
     /// Difference.
-    pub fn sub(self, other: Self) -> Result<Self, DecimalError> {
+    pub fn checked_sub(self, other: Self) -> Result<Self, DecimalError> {
         Self::checked(self.0 - other.0)
     }
 
     /// Product, rounded half away from zero to six places.
-    pub fn mul(self, other: Self) -> Result<Self, DecimalError> {
+    pub fn checked_mul(self, other: Self) -> Result<Self, DecimalError> {
         // |a|, |b| <= 10^21: a * (b div S) <= 10^36 and a * (b mod S) <= 10^27,
         // both well inside i128.
         let whole = self.0 * (other.0 / SCALE);
@@ -103,21 +103,24 @@ impl Decimal {
     }
 
     /// Quotient, rounded half away from zero to six places.
-    pub fn div(self, other: Self) -> Result<Self, DecimalError> {
+    pub fn checked_div(self, other: Self) -> Result<Self, DecimalError> {
         if other.0 == 0 {
             return Err(DecimalError::DivisionByZero);
         }
         Self::checked(round_div(self.0 * SCALE, other.0))
     }
 
-    /// Negation.
-    pub fn neg(self) -> Self {
-        Decimal(-self.0)
-    }
-
     /// Whether the value is below zero.
     pub fn is_negative(self) -> bool {
         self.0 < 0
+    }
+}
+
+impl std::ops::Neg for Decimal {
+    type Output = Decimal;
+
+    fn neg(self) -> Decimal {
+        Decimal(-self.0)
     }
 }
 
@@ -221,15 +224,18 @@ mod tests {
 
     #[test]
     fn arithmetic_is_exact() {
-        assert_eq!(d("0.1").add(d("0.2")).unwrap(), d("0.3"));
-        assert_eq!(d("12.5").mul(d("4")).unwrap(), d("50"));
-        assert_eq!(d("1").div(d("3")).unwrap(), d("0.333333"));
-        assert_eq!(d("2").div(d("3")).unwrap(), d("0.666667"));
-        assert_eq!(d("-2").div(d("3")).unwrap(), d("-0.666667"));
-        assert_eq!(d("1").div(Decimal::ZERO), Err(DecimalError::DivisionByZero));
+        assert_eq!(d("0.1").checked_add(d("0.2")).unwrap(), d("0.3"));
+        assert_eq!(d("12.5").checked_mul(d("4")).unwrap(), d("50"));
+        assert_eq!(d("1").checked_div(d("3")).unwrap(), d("0.333333"));
+        assert_eq!(d("2").checked_div(d("3")).unwrap(), d("0.666667"));
+        assert_eq!(d("-2").checked_div(d("3")).unwrap(), d("-0.666667"));
+        assert_eq!(
+            d("1").checked_div(Decimal::ZERO),
+            Err(DecimalError::DivisionByZero)
+        );
         let big = d("999999999999999");
-        assert_eq!(big.mul(big), Err(DecimalError::OutOfRange));
-        assert_eq!(big.add(big), Err(DecimalError::OutOfRange));
+        assert_eq!(big.checked_mul(big), Err(DecimalError::OutOfRange));
+        assert_eq!(big.checked_add(big), Err(DecimalError::OutOfRange));
     }
 
     #[test]
@@ -248,10 +254,22 @@ mod tests {
         }
 
         #[test]
-        fn operations_never_panic(a in any::<i128>(), b in any::<i128>()) {
+        fn operations_never_panic_and_agree(a in any::<i128>(), b in any::<i128>()) {
             let a = Decimal(a % (MAX_UNITS + 1));
             let b = Decimal(b % (MAX_UNITS + 1));
-            let _ = (a.add(b), a.sub(b), a.mul(b), a.div(b));
+            match a.checked_add(b) {
+                Ok(sum) => prop_assert_eq!(sum.checked_sub(b), Ok(a)),
+                Err(e) => prop_assert_eq!(e, DecimalError::OutOfRange),
+            }
+            match a.checked_div(b) {
+                Err(DecimalError::DivisionByZero) => prop_assert_eq!(b, Decimal::ZERO),
+                Ok(q) => prop_assert!(q == Decimal::ZERO || (q.is_negative() == (a.is_negative() != b.is_negative()))),
+                Err(e) => prop_assert_eq!(e, DecimalError::OutOfRange),
+            }
+            if let Ok(p) = a.checked_mul(b) {
+                prop_assert!(p == Decimal::ZERO || (p.is_negative() == (a.is_negative() != b.is_negative())));
+                prop_assert_eq!(a.checked_mul(b), b.checked_mul(a));
+            }
         }
 
         #[test]

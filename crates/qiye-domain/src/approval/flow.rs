@@ -385,7 +385,7 @@ impl Condition {
 
     /// Evaluates with `truth` answering each atom.
     pub fn holds_with(&self, truth: &mut dyn FnMut(&Atom) -> bool) -> bool {
-        self.any_of.iter().any(|g| g.iter().all(|a| truth(a)))
+        self.any_of.iter().any(|g| g.iter().all(&mut *truth))
     }
 }
 

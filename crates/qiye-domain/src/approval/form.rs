@@ -1142,7 +1142,7 @@ fn operand_value(
             };
             rows.iter()
                 .filter_map(|r| r.get(column).and_then(ControlValue::as_decimal))
-                .try_fold(Decimal::ZERO, Decimal::add)
+                .try_fold(Decimal::ZERO, Decimal::checked_add)
         }
     }
 }
@@ -1196,10 +1196,8 @@ fn check_control<'a>(
                 bad(issues, "min is above max");
             }
         }
-        ControlConfig::DateRange { perday_secs, .. } => {
-            if !(1..=86_400).contains(perday_secs) {
-                bad(issues, "perday_duration must be 1 to 86400 seconds");
-            }
+        ControlConfig::DateRange { perday_secs, .. } if !(1..=86_400).contains(perday_secs) => {
+            bad(issues, "perday_duration must be 1 to 86400 seconds");
         }
         ControlConfig::Selector { options, .. } => {
             let keys: BTreeSet<&str> = options.iter().map(|o| o.key.as_str()).collect();
@@ -1234,20 +1232,14 @@ fn check_control<'a>(
                 }
             }
         }
-        ControlConfig::File { max_files, .. } => {
-            if *max_files == 0 {
-                bad(issues, "a file control must allow at least one file");
-            }
+        ControlConfig::File { max_files: 0, .. } => {
+            bad(issues, "a file control must allow at least one file");
         }
-        ControlConfig::Vacation { leave_types } => {
-            if leave_types.is_empty() {
-                bad(issues, "a vacation control needs at least one leave type");
-            }
+        ControlConfig::Vacation { leave_types } if leave_types.is_empty() => {
+            bad(issues, "a vacation control needs at least one leave type");
         }
-        ControlConfig::Location { distance } => {
-            if ![100, 200, 300].contains(distance) {
-                bad(issues, "location distance must be 100, 200 or 300");
-            }
+        ControlConfig::Location { distance } if ![100, 200, 300].contains(distance) => {
+            bad(issues, "location distance must be 100, 200 or 300");
         }
         _ => {}
     }
@@ -1377,10 +1369,10 @@ fn check_value(
                 return Err(err(ValueProblem::BadCoordinates));
             }
         }
-        (ControlConfig::RelatedApproval { .. }, ControlValue::RelatedApproval(nos)) => {
-            if nos.len() > MAX_RELATED {
-                return Err(err(ValueProblem::TooMany(MAX_RELATED)));
-            }
+        (ControlConfig::RelatedApproval { .. }, ControlValue::RelatedApproval(nos))
+            if nos.len() > MAX_RELATED =>
+        {
+            return Err(err(ValueProblem::TooMany(MAX_RELATED)));
         }
         (ControlConfig::BankAccount, ControlValue::BankAccount(b)) => {
             check_account(b).map_err(err)?;

@@ -800,7 +800,13 @@ impl Instance {
         let Some(act) = self.activation(r.activation) else {
             return false;
         };
-        act.status == ActivationStatus::Active && self.current_stage(act.id) == Some(r.stage)
+        if act.status != ActivationStatus::Active {
+            return false;
+        }
+        let sequential = self
+            .task_of(act)
+            .is_some_and(|(_, t)| t.mode == SignMode::Sequential);
+        !sequential || self.current_stage(act.id) == Some(r.stage)
     }
 
     fn activation(&self, id: ActivationId) -> Option<&Activation> {
