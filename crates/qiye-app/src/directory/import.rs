@@ -566,7 +566,12 @@ fn plan_departments(
         for row in pending {
             let attempt = (|| -> Result<RowAction, DirError> {
                 let id = parse_id(&row.id, "id")?.ok_or_else(|| invalid("id", "missing"))?;
-                let parent = parse_id(&row.parent_id, "parentid")?.unwrap_or(DeptId::ROOT);
+                // The root has no parent (an exported file writes 0).
+                let parent = if id == DeptId::ROOT {
+                    DeptId::ROOT
+                } else {
+                    parse_id(&row.parent_id, "parentid")?.unwrap_or(DeptId::ROOT)
+                };
                 let order = match row.order.as_deref() {
                     Some(o) => Some(
                         o.trim()

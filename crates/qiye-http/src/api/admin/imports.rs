@@ -215,7 +215,7 @@ fn check_content_type(request: &Request) -> Result<(), V1Error> {
         .trim()
         .to_ascii_lowercase();
     let accepted = [
-        FileFormat::Csv.mime_type(),
+        "text/csv",
         FileFormat::Xlsx.mime_type(),
         "text/plain",
         "application/csv",
