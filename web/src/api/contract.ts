@@ -55,39 +55,10 @@ export interface AuditEntry {
   ip: string
   detail: unknown
 }
-export interface Tag {
-  tagid: number
-  tagname: string
-}
-export interface AppView {
-  agentid: number
-  name: string
-  description: string
-  visible: Range
-  callback: { url: string; token: string; encoding_aes_key: string } | null
-  created_at: number
-  secret?: string
-}
-export interface Delivery {
-  id: string | number
-  event: string
-  at: number
-  attempts: number
-  status: 'pending' | 'delivered' | 'failed'
-  last_error?: string
-  http_status?: number
-}
-export interface ImportJob {
-  job_id: string
-  kind: string
-  status: 'queued' | 'running' | 'done' | 'failed'
-  total: number
-  done: number
-  created: number
-  updated: number
-  deleted: number
-  failed: number
-  rows?: { row: number; outcome: string; userid?: string; error?: string }[]
-}
+export type Tag = Schemas['TagView']
+/** An app; `secret` only in the reply that creates it. */
+export type AppView = Schemas['AppView'] & { secret?: string }
+export type Delivery = Schemas['DeliveryView']
+export type ImportJob = Schemas['ImportJobResponse']
 export type KindStats = Schemas['KindStatsView']
 export type EscalationPolicy = Schemas['EscalationPolicyView']

@@ -80,7 +80,7 @@ export default {
       title: 'Import & export', kind: 'What', members: 'Members', departments: 'Departments', mode: 'Mode',
       sync: 'Add and update', replace: 'Replace (delete those not in the file)', dryRun: 'Dry run (change nothing)',
       file: 'Choose a CSV or XLSX file', start: 'Import', progress: 'Progress', report: 'Report', row: 'Row',
-      outcome: 'Outcome', error: 'Error', summary: '{created} created, {updated} updated, {deleted} deleted, {failed} failed',
+      outcome: 'Outcome', error: 'Error', summary: '{created} created, {updated} updated, {unchanged} unchanged, {deleted} deleted, {failed} failed',
       exportMembers: 'Export members', exportDepts: 'Export departments', format: 'Format',
     },
     apps: {

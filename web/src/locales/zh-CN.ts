@@ -82,7 +82,7 @@ const zh: typeof en = {
       title: '批量导入导出', kind: '类型', members: '成员', departments: '部门', mode: '方式',
       sync: '新增和更新', replace: '全量覆盖（删除文件中没有的）', dryRun: '试运行（不做修改）',
       file: '选择 CSV 或 XLSX 文件', start: '开始导入', progress: '进度', report: '导入结果', row: '行',
-      outcome: '结果', error: '错误', summary: '新增 {created}，更新 {updated}，删除 {deleted}，失败 {failed}',
+      outcome: '结果', error: '错误', summary: '新增 {created}，更新 {updated}，未变 {unchanged}，删除 {deleted}，失败 {failed}',
       exportMembers: '导出成员', exportDepts: '导出部门', format: '格式',
     },
     apps: {

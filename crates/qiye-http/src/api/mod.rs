@@ -48,7 +48,7 @@ use error::V1Error;
         chat::receipts, chat::recall, chat::ack, chat::sync, chat::card_action, ws::connect, admin::stats::message_stats,
         media::upload, media::download,
     ),
-    modifiers(&SessionAuth, &UniqueOperationIds),
+    modifiers(&SessionAuth),
     security(("bearer" = []), ("cookie" = [])),
 )]
 pub struct ApiDoc;
@@ -103,8 +103,18 @@ impl utoipa::Modify for UniqueOperationIds {
     }
 }
 
+/// The whole OpenAPI document: [`ApiDoc`] and the admin console's
+/// endpoints ([`admin::ConsoleApiDoc`]), every operation id unique.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    use utoipa::Modify;
+    let mut doc = ApiDoc::openapi();
+    doc.merge(admin::ConsoleApiDoc::openapi());
+    UniqueOperationIds.modify(&mut doc);
+    doc
+}
+
 async fn openapi_json() -> Response {
-    match ApiDoc::openapi().to_json() {
+    match openapi_document().to_json() {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(err) => {
             tracing::error!(%err, "OpenAPI document does not serialise");
@@ -196,5 +206,6 @@ pub fn routes() -> Router<AppState> {
         .route("/media", post(media::upload))
         .route("/media/{media_id}", get(media::download))
         .route("/ws", get(ws::connect))
+        .merge(admin::console_routes())
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -3,12 +3,10 @@
 //! generates its API types from it (`npm run gen:api`).
 
 use anyhow::Context;
-use qiye_http::api::ApiDoc;
-use utoipa::OpenApi;
 
 /// The document as pretty JSON.
 pub fn document() -> anyhow::Result<String> {
-    ApiDoc::openapi()
+    qiye_http::api::openapi_document()
         .to_pretty_json()
         .context("the OpenAPI document does not serialise")
 }

@@ -1,0 +1,1 @@
+import{Bt as e}from"./i18n-CXnVpbV_.js";function t(){if(!arguments.length)return[];var t=arguments[0];return e(t)?t:[t]}export{t};

@@ -1,1 +1,0 @@
-import{Bt as e}from"./i18n-CQNWYeBB.js";function t(){if(!arguments.length)return[];var t=arguments[0];return e(t)?t:[t]}export{t};

@@ -1,1 +1,0 @@
-import"./i18n-CQNWYeBB.js";

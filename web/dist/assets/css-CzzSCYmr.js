@@ -1,1 +1,0 @@
-import"./i18n-CQNWYeBB.js";import"./css-85wnkPzS.js";

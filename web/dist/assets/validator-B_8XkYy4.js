@@ -1,1 +1,0 @@
-import{Kt as e}from"./i18n-CQNWYeBB.js";var t=t=>[``,...e].includes(t);export{t};

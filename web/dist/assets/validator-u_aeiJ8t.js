@@ -1,0 +1,1 @@
+import{Kt as e}from"./i18n-CXnVpbV_.js";var t=t=>[``,...e].includes(t);export{t};
