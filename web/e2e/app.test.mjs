@@ -355,6 +355,53 @@ test('app messages, a task card, an urgent banner and the statistics', async () 
   await screenshot(admin, 'admin-stats-1280')
 })
 
+test('corp settings put the watermark over chat pages', async (t) => {
+  if (await needs(t, '/api/v1/admin/corp')) return
+  await admin.goto(new URL('/admin/corp', server.url).href)
+  const toggle = admin.locator('[data-test=watermark-switch]')
+  await toggle.waitFor()
+  if ((await toggle.getAttribute('aria-checked')) !== 'true') await toggle.click()
+  await admin.locator('[data-test=corp-save]').click()
+  await admin.locator('.el-message--success').waitFor()
+  await member.goto(new URL('/chat', server.url).href)
+  const mark = member.locator('[data-test=watermark]')
+  await mark.waitFor({ state: 'attached' })
+  assert.equal(await mark.getAttribute('data-text'), '张三 zhangsan')
+  const style = await mark.evaluate((el) => {
+    const css = getComputedStyle(el)
+    return { pointer: css.pointerEvents, select: css.userSelect, image: css.backgroundImage }
+  })
+  assert.deepEqual([style.pointer, style.select], ['none', 'none'])
+  assert.match(style.image, /^url\("data:image\/png/)
+  await screenshot(member, 'chat-watermark-1280')
+  // Not on other pages.
+  await member.goto(new URL('/contacts', server.url).href)
+  await member.locator('[data-test=dept-tree]').waitFor()
+  assert.equal(await member.locator('[data-test=watermark]').count(), 0)
+})
+
+test('devices: list them and sign one out remotely', async (t) => {
+  if (await needs(t, '/api/v1/me/sessions')) return
+  const other = await newPage(PHONE, 'zh-CN')
+  await signIn(other, server, 'zhangsan', MEMBER_PASSWORD)
+  await other.waitForURL(/\/chat/)
+  await member.goto(new URL('/security', server.url).href)
+  const rows = member.locator('[data-test=devices] .el-table__row')
+  await until(async () => (await rows.count()) >= 2)
+  await screenshot(member, 'security-devices-member-1280')
+  // Sign out every device but this one: the phone is sent back to sign-in.
+  const count = await rows.count()
+  for (let i = count - 1; i >= 0; i--) {
+    const row = rows.nth(i)
+    if ((await row.innerText()).match(/current|当前设备|This device/)) continue
+    await row.locator('button').click()
+  }
+  await until(async () => (await rows.count()) === 1)
+  await other.goto(new URL('/chat', server.url).href)
+  await other.waitForURL(/\/login/)
+  await other.context().close()
+})
+
 test('a scoped administrator sees only their scope', async () => {
   server.cli('admin', 'grant', '--corpid', server.corpid, '--userid', 'zhangsan', '--scope', `dept:${engineeringId}`)
   await member.goto(new URL('/admin/members', server.url).href)
