@@ -925,7 +925,12 @@ async fn bad_message_input_gets_an_errcode(backend: Backend) {
         card.body
     );
     let empty = say(&app, &alice, &conv, json!({"msgtype": "text", "text": {}})).await;
-    assert_eq!(empty.status, 400, "{}", empty.body);
+    assert_eq!(
+        (empty.status, empty.errcode()),
+        (400, 44001),
+        "{}",
+        empty.body
+    );
     let bad_priority = say(
         &app,
         &alice,
@@ -1413,7 +1418,7 @@ async fn members_upload_media_and_send_it(backend: Backend) {
         vec![0u8; 2 * 1024 * 1024 + 1],
     )
     .await;
-    assert_eq!(huge.status, 400, "{}", huge.body);
+    assert_eq!((huge.status, huge.errcode()), (413, 40006), "{}", huge.body);
     let anonymous = common::v1_reply(
         app.client
             .post(format!("{}/api/v1/media?type=file", app.base))

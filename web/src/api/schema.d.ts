@@ -3368,8 +3368,15 @@ export interface operations {
                     "application/json": components["schemas"]["MediaUploadedView"];
                 };
             };
-            /** @description 40005 unknown type, 44001 empty file, 40006/40009.. over the type's limit */
+            /** @description 40005 unknown type, 44001 empty file */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 40006 over the type's limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -49,7 +49,8 @@ pub struct MediaUploadedView {
 #[utoipa::path(post, path = "/api/v1/media", tag = "chat", params(UploadMediaQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = MediaUploadedView),
-              (status = 400, description = "40005 unknown type, 44001 empty file, 40006/40009.. over the type's limit")))]
+              (status = 400, description = "40005 unknown type, 44001 empty file"),
+              (status = 413, description = "40006 over the type's limit")))]
 #[tracing::instrument(skip_all)]
 pub async fn upload(
     State(state): State<AppState>,
