@@ -4,10 +4,13 @@
 //! change the member-facing rules. Every change is audited with the
 //! administrator as actor; refused ones too.
 
+pub mod audit;
+pub mod corp;
 pub mod departments;
 pub mod escalation;
 pub mod members;
 pub mod rules;
+pub mod sessions;
 pub mod stats;
 
 use std::future::Future;
