@@ -160,6 +160,19 @@ impl Services {
         out
     }
 
+    /// The echostr handshake against `config`: `Err` says why it failed.
+    pub(crate) async fn check_callback(
+        &self,
+        corp: &CorpId,
+        config: &CallbackConfig,
+    ) -> Result<(), String> {
+        let wire = self
+            .callback_wire
+            .as_ref()
+            .ok_or_else(|| "callbacks are not enabled".to_owned())?;
+        wire.verify(corp, config).await
+    }
+
     /// Sets (after the echostr handshake succeeds) or removes an app's
     /// callback settings.
     pub async fn set_callback(
@@ -177,14 +190,22 @@ impl Services {
                 other => other.into(),
             })?;
         if let Some(config) = &config {
-            let wire = self
-                .callback_wire
-                .as_ref()
-                .ok_or_else(|| AppError::CallbackUnreachable("callbacks are not enabled".into()))?;
-            wire.verify(corp, config)
+            self.check_callback(corp, config)
                 .await
                 .map_err(AppError::CallbackUnreachable)?;
         }
+        self.store_callback(actor, corp, agentid, config.as_ref())
+            .await
+    }
+
+    /// Stores (already verified) or removes an app's callback settings.
+    pub(crate) async fn store_callback(
+        &self,
+        actor: Actor,
+        corp: &CorpId,
+        agentid: AgentId,
+        config: Option<&CallbackConfig>,
+    ) -> AppResult<()> {
         let action = if config.is_some() {
             "app.callback.set"
         } else {
@@ -192,14 +213,12 @@ impl Services {
         };
         let record = self.audit_record(actor, corp, None, action, &format!("app:{agentid}"));
         self.store
-            .set_callback_config(
-                corp,
-                agentid,
-                config.as_ref(),
-                self.clock.now_millis(),
-                &record,
-            )
-            .await?;
+            .set_callback_config(corp, agentid, config, self.clock.now_millis(), &record)
+            .await
+            .map_err(|e| match e {
+                qiye_domain::ports::StoreError::NotFound => AppError::UnknownAgent,
+                other => other.into(),
+            })?;
         Ok(())
     }
 
@@ -279,16 +298,18 @@ impl Services {
         }
     }
 
-    /// The newest outbox rows of an app: the delivery log.
+    /// The newest outbox rows of an app (before position `before`, when
+    /// given): the delivery log.
     pub async fn delivery_log(
         &self,
         corp: &CorpId,
         agentid: AgentId,
+        before: Option<i64>,
         limit: u32,
     ) -> AppResult<Vec<qiye_domain::callback::OutboxItem>> {
         Ok(self
             .store
-            .delivery_log(corp, agentid, limit.min(1000))
+            .delivery_log(corp, agentid, before, limit.min(1000))
             .await?)
     }
 }

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Services;
 use crate::directory::DirCaller;
+use crate::directory::admin::SuperAdmin;
 use crate::directory::import::{ImportMode, ImportOptions, ImportReport, RowAction};
 use crate::error::{AppError, AppResult};
 
@@ -96,11 +97,24 @@ struct JobRequest {
     /// Why the whole job failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     failure: Option<(i64, String)>,
+    /// The administrator who submitted it from the admin console (the job
+    /// runs with their role at that moment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    admin: Option<String>,
+    /// Only report what would change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    dry_run: bool,
+    /// A department import that keeps unlisted departments (sync mode).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    keep_unlisted: bool,
 }
 
 /// One row of an import's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportRowResult {
+    /// The row's line in the file (0 for a deletion).
+    #[serde(default)]
+    pub line: usize,
     /// The userid, or the department id (as text) for department files.
     pub key: String,
     /// What happened.
@@ -117,8 +131,10 @@ pub struct ImportRowResult {
 pub enum ImportRowAction {
     /// Created.
     Created,
-    /// Updated, or already as in the file.
+    /// Updated.
     Updated,
+    /// Already as in the file.
+    Unchanged,
     /// Deleted (replace mode: absent from the file).
     Deleted,
     /// Refused.
@@ -147,6 +163,8 @@ pub struct JobView {
     pub status: JobStatus,
     /// Rows in the file (imports) or rows exported.
     pub total: u64,
+    /// Rows handled so far.
+    pub processed: u64,
     /// 0..=100.
     pub percentage: u64,
     /// Per-row results (imports).
@@ -155,6 +173,21 @@ pub struct JobView {
     pub files: Vec<ExportFile>,
     /// Why the whole job failed, as (errcode, reason).
     pub failure: Option<(i64, String)>,
+    /// Only reported what would change.
+    pub dry_run: bool,
+    /// A department import that kept unlisted departments.
+    pub keep_unlisted: bool,
+}
+
+/// What an administrator's import is given (the admin console).
+#[derive(Debug, Clone)]
+pub struct AdminImportRequest {
+    /// `SyncUser`, `ReplaceUser` or `ReplaceParty`.
+    pub job_type: JobType,
+    /// For departments: keep those the file does not list (sync).
+    pub keep_unlisted: bool,
+    /// Only report what would change.
+    pub dry_run: bool,
 }
 
 /// What an import job is given.
@@ -189,13 +222,15 @@ fn new_jobid() -> String {
 fn row_result(outcome: &crate::directory::import::RowOutcome) -> ImportRowResult {
     let (action, errcode, errmsg) = match &outcome.action {
         RowAction::Created => (ImportRowAction::Created, 0, "ok".to_owned()),
-        RowAction::Updated | RowAction::Unchanged => (ImportRowAction::Updated, 0, "ok".to_owned()),
+        RowAction::Updated => (ImportRowAction::Updated, 0, "ok".to_owned()),
+        RowAction::Unchanged => (ImportRowAction::Unchanged, 0, "ok".to_owned()),
         RowAction::Deleted => (ImportRowAction::Deleted, 0, "ok".to_owned()),
         RowAction::Failed { errcode, reason } => {
             (ImportRowAction::Failed, *errcode, reason.clone())
         }
     };
     ImportRowResult {
+        line: outcome.line,
         key: outcome.key.clone(),
         action,
         errcode,
@@ -216,9 +251,16 @@ fn check_import_file(job_type: JobType, bytes: &[u8]) -> Result<usize, JobError>
 
 impl Services {
     /// The job's submitter as a directory caller, rebuilt when it runs: an
-    /// app's reach is its visible range at that moment.
-    async fn job_caller(&self, job: &ImportJob, ip: Option<IpAddr>) -> AppResult<DirCaller> {
+    /// app's reach is its visible range at that moment, an administrator's
+    /// their role at that moment.
+    async fn job_caller(&self, job: &ImportJob, request: &JobRequest) -> AppResult<DirCaller> {
         let corp = job.corp_id.clone();
+        let ip = request.ip;
+        if let Some(admin) = &request.admin {
+            let userid = qiye_domain::ids::UserId::parse(admin)
+                .map_err(|e| json_error(serde::de::Error::custom(e)))?;
+            return self.admin_caller(&corp, &userid, ip).await;
+        }
         Ok(match job.agentid {
             None => DirCaller {
                 ip,
@@ -292,6 +334,58 @@ impl Services {
             .await
     }
 
+    /// Starts an administrator's import of a file (the admin console): the
+    /// file is checked before anything is stored, then kept as media and
+    /// run as a job like `batch/*` (leased, so any node may run it), with
+    /// the administrator's role when it runs.
+    pub async fn submit_admin_import(
+        &self,
+        admin: &SuperAdmin,
+        request: AdminImportRequest,
+        bytes: &[u8],
+    ) -> AppResult<String> {
+        let caller = admin.dir();
+        let plan = self.store.get_corp(&caller.corp).await?.plan;
+        plan.check_bulk(qiye_domain::plan::BulkOperation::Import)?;
+        MediaKind::File.check_size(bytes.len() as u64)?;
+        let rows = check_import_file(request.job_type, bytes)?;
+        let format = FileFormat::sniff(bytes);
+        let name = format!(
+            "import-{}.{}",
+            request.job_type.as_str(),
+            format.extension()
+        );
+        let record = self
+            .store_media_bytes(
+                &caller.corp,
+                MediaKind::File,
+                &name,
+                format.mime_type(),
+                bytes,
+            )
+            .await?;
+        let stored = JobRequest {
+            media_id: Some(record.media_id),
+            ip: caller.ip,
+            admin: admin.userid().map(|u| u.as_str().to_owned()),
+            dry_run: request.dry_run,
+            keep_unlisted: request.keep_unlisted,
+            ..JobRequest::default()
+        };
+        self.insert_job(caller, request.job_type, rows as u64, stored)
+            .await
+    }
+
+    /// An import an administrator submitted from the admin console (jobs of
+    /// apps and of the contacts secret are not theirs: 40088).
+    pub async fn admin_import_job(&self, admin: &SuperAdmin, jobid: &str) -> AppResult<JobView> {
+        let (view, request) = self.job_with_request(admin.dir(), jobid).await?;
+        if request.admin.is_none() || view.job_type.is_export() {
+            return Err(JobError::UnknownJob.into());
+        }
+        Ok(view)
+    }
+
     /// Starts an export job.
     pub async fn submit_export(
         &self,
@@ -328,6 +422,14 @@ impl Services {
     /// A job of the caller's corp. An app sees only its own jobs; the
     /// contacts-sync secret sees every job of the corp.
     pub async fn job(&self, caller: &DirCaller, jobid: &str) -> AppResult<JobView> {
+        Ok(self.job_with_request(caller, jobid).await?.0)
+    }
+
+    async fn job_with_request(
+        &self,
+        caller: &DirCaller,
+        jobid: &str,
+    ) -> AppResult<(JobView, JobRequest)> {
         if jobid.is_empty() || jobid.len() > 64 {
             return Err(JobError::UnknownJob.into());
         }
@@ -355,16 +457,20 @@ impl Services {
                 Vec::new(),
             )
         };
-        Ok(JobView {
+        let view = JobView {
             jobid: job.jobid,
             job_type: job.job_type,
             status: job.status,
             total: job.total,
+            processed: job.processed,
             percentage,
             rows,
             files,
-            failure: request.failure,
-        })
+            failure: request.failure.clone(),
+            dry_run: request.dry_run,
+            keep_unlisted: request.keep_unlisted,
+        };
+        Ok((view, request))
     }
 
     /// Claims and runs due jobs until none is left. Returns how many ran.
@@ -404,7 +510,7 @@ impl Services {
 
     async fn run_job(&self, mut job: ImportJob) -> AppResult<()> {
         let request: JobRequest = serde_json::from_str(&job.request).map_err(json_error)?;
-        let caller = self.job_caller(&job, request.ip).await?;
+        let caller = self.job_caller(&job, &request).await?;
         job.status = JobStatus::Running;
         self.store
             .update_job(&job, self.clock.now_millis() + JOB_LEASE_MS)
@@ -479,7 +585,13 @@ impl Services {
                 let rows = read_departments(&bytes, format)
                     .map_err(|e| JobError::BadFile(e.to_string()))?;
                 job.total = rows.len() as u64;
-                self.import_departments(caller, &rows, false).await?
+                let mode = if request.keep_unlisted {
+                    ImportMode::Sync
+                } else {
+                    ImportMode::Replace
+                };
+                self.import_departments(caller, &rows, mode, request.dry_run)
+                    .await?
             }
             JobType::SyncUser | JobType::ReplaceUser => {
                 let rows =
@@ -492,6 +604,7 @@ impl Services {
                 };
                 let options = ImportOptions {
                     mode,
+                    dry_run: request.dry_run,
                     ..ImportOptions::default()
                 };
                 self.import_members(caller, &rows, options, &on_row).await?

@@ -9,6 +9,7 @@
 //! process's resident memory.
 
 pub mod directory;
+pub mod idle;
 pub mod memory;
 pub mod messaging;
 

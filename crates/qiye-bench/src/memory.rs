@@ -17,8 +17,17 @@ pub struct ProcessMemory {
 impl ProcessMemory {
     /// Reads `/proc/self/status`.
     pub fn read() -> anyhow::Result<Self> {
-        let status = std::fs::read_to_string("/proc/self/status")
-            .map_err(|e| anyhow::anyhow!("cannot read /proc/self/status (Linux only): {e}"))?;
+        Self::read_status("/proc/self/status")
+    }
+
+    /// Reads `/proc/<pid>/status`: another process's memory.
+    pub fn of(pid: u32) -> anyhow::Result<Self> {
+        Self::read_status(&format!("/proc/{pid}/status"))
+    }
+
+    fn read_status(path: &str) -> anyhow::Result<Self> {
+        let status = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {path} (Linux only): {e}"))?;
         Self::parse(&status)
     }
 
@@ -85,5 +94,7 @@ mod tests {
     fn this_process_has_resident_memory() {
         let memory = ProcessMemory::read().unwrap();
         assert!(memory.rss_kib > 0 && memory.peak_rss_kib >= memory.rss_kib);
+        let by_pid = ProcessMemory::of(std::process::id()).unwrap();
+        assert!(by_pid.rss_kib > 0);
     }
 }

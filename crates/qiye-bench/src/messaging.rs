@@ -16,6 +16,7 @@
 //! by a message count; the clients run in the same process as the server
 //! and share its two cores.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,8 +32,10 @@ use qiye_domain::ids::{CorpId, DeptId, UserId};
 use qiye_domain::message::ConvId;
 use qiye_domain::session::{Session, SessionToken};
 use qiye_server::serve::LocalServer;
+use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::directory::{BenchDatabase, create_bench_corp};
 
@@ -55,40 +58,7 @@ impl ChatBench {
     pub async fn start(db: &BenchDatabase, members: usize) -> anyhow::Result<Self> {
         let services = db.services().await?;
         let corp = create_bench_corp(&services).await?;
-        let operator = DirCaller::operator(corp.clone(), Actor::System);
-        let now = services.clock().now_millis();
-        let mut made = Vec::with_capacity(members);
-        for i in 1..=members {
-            let userid = UserId::parse(&format!("m{i:06}"))?;
-            services
-                .create_member(
-                    &operator,
-                    userid.clone(),
-                    MemberFields {
-                        name: Some(format!("成员{i}")),
-                        departments: Some(vec![DeptId::ROOT]),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            let token = SessionToken::generate();
-            let session =
-                Session::start(corp.clone(), userid.clone(), now, None, Some("qiye-bench"));
-            let record = AuditRecord {
-                at: now,
-                corp_id: corp.clone(),
-                actor: Actor::System,
-                client_ip: None,
-                action: "session.create".into(),
-                target: format!("member:{userid}"),
-                outcome: Outcome::Succeeded,
-            };
-            services
-                .store()
-                .create_session(&session, &token.digest(), &record)
-                .await?;
-            made.push((userid, token.expose().to_owned()));
-        }
+        let made = members_with_sessions(&services, &corp, members).await?;
         let server = LocalServer::spawn(services.clone()).await?;
         Ok(Self {
             services,
@@ -113,24 +83,141 @@ impl ChatBench {
             "ws://{}/api/v1/ws?token={}",
             self.server.addr, self.members[i].1
         );
-        let (mut socket, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .context("websocket")?;
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async_with_config(url, Some(client_config()), false)
+                .await
+                .context("websocket")?;
         let hello = next_json(&mut socket).await?;
         anyhow::ensure!(hello["type"] == "hello", "no hello: {hello}");
         Ok(socket)
     }
 }
 
-async fn next_json(socket: &mut Socket) -> anyhow::Result<Value> {
+/// The load generator's socket settings: tungstenite zeroes its whole read
+/// buffer (128 KiB by default) on every read, which at 100,000 deliveries
+/// a second costs the shared cores more than the server's work.
+pub fn client_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER)
+}
+
+/// Bytes of each client socket's read buffer.
+const CLIENT_READ_BUFFER: usize = 8 * 1024;
+
+/// Creates `count` members (`m000001` on) in the root department, each
+/// with a session straight from the store; answers their userids and
+/// session tokens.
+pub async fn members_with_sessions(
+    services: &Services,
+    corp: &CorpId,
+    count: usize,
+) -> anyhow::Result<Vec<(UserId, String)>> {
+    let operator = DirCaller::operator(corp.clone(), Actor::System);
+    let now = services.clock().now_millis();
+    let mut made = Vec::with_capacity(count);
+    for i in 1..=count {
+        let userid = UserId::parse(&format!("m{i:06}"))?;
+        services
+            .create_member(
+                &operator,
+                userid.clone(),
+                MemberFields {
+                    name: Some(format!("成员{i}")),
+                    departments: Some(vec![DeptId::ROOT]),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let token = SessionToken::generate();
+        let session = Session::start(corp.clone(), userid.clone(), now, None, Some("qiye-bench"));
+        let record = AuditRecord {
+            at: now,
+            corp_id: corp.clone(),
+            actor: Actor::System,
+            client_ip: None,
+            action: "session.create".into(),
+            target: format!("member:{userid}"),
+            outcome: Outcome::Succeeded,
+        };
+        services
+            .store()
+            .create_session(&session, &token.digest(), &record)
+            .await?;
+        made.push((userid, token.expose().to_owned()));
+    }
+    Ok(made)
+}
+
+async fn next_text(socket: &mut Socket) -> anyhow::Result<Utf8Bytes> {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
             .await
             .context("no frame within 30 s")?
             .context("socket closed")??;
         if let Message::Text(text) = frame {
-            return Ok(serde_json::from_str(&text)?);
+            return Ok(text);
         }
+    }
+}
+
+async fn next_json(socket: &mut Socket) -> anyhow::Result<Value> {
+    Ok(serde_json::from_str(&next_text(socket).await?)?)
+}
+
+/// The parts of a pushed `entry` frame a receiver measures, read without
+/// building a JSON tree: at 100,000 deliveries a second the load generator
+/// shares the server's cores, so its parsing must stay cheap.
+#[derive(Deserialize)]
+struct PushedEntry<'a> {
+    #[serde(borrow)]
+    sender: PushedSender<'a>,
+    #[serde(borrow, default)]
+    content: Option<PushedContent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct PushedSender<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct PushedContent<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct PushedFrame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    entry: Option<PushedEntry<'a>>,
+}
+
+impl<'a> PushedEntry<'a> {
+    /// The entry of an `entry` push; `None` for any other frame.
+    fn from_frame(text: &'a str) -> anyhow::Result<Option<Self>> {
+        let frame: PushedFrame<'a> = serde_json::from_str(text)?;
+        Ok(if frame.kind == "entry" {
+            frame.entry
+        } else {
+            None
+        })
+    }
+
+    /// The send time the sender wrote into the text (µs since the epoch).
+    fn stamp(&self) -> u128 {
+        self.content
+            .as_ref()
+            .and_then(|c| c.content.as_deref())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// From the stamp until now.
+    fn latency(&self, epoch: Instant) -> Duration {
+        let now = epoch.elapsed().as_micros();
+        Duration::from_micros(now.saturating_sub(self.stamp()) as u64)
     }
 }
 
@@ -241,14 +328,11 @@ async fn receiver(
 ) -> anyhow::Result<Vec<Duration>> {
     let mut latencies = Vec::with_capacity(expected as usize);
     while (latencies.len() as u64) < expected {
-        let v = next_json(&mut socket).await?;
-        if v["type"] == "entry" && v["entry"]["sender"]["id"] != me.as_str() {
-            let sent: u128 = v["entry"]["content"]["content"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let now = epoch.elapsed().as_micros();
-            latencies.push(Duration::from_micros(now.saturating_sub(sent) as u64));
+        let text = next_text(&mut socket).await?;
+        if let Some(pushed) = PushedEntry::from_frame(&text)? {
+            if pushed.sender.id != me.as_str() {
+                latencies.push(pushed.latency(epoch));
+            }
         }
     }
     let _ = socket.close(None).await;
@@ -382,14 +466,11 @@ async fn receiver_by_stamp(
 ) -> anyhow::Result<Vec<(u128, Duration)>> {
     let mut got = Vec::with_capacity(expected as usize);
     while (got.len() as u64) < expected {
-        let v = next_json(&mut socket).await?;
-        if v["type"] == "entry" && v["entry"]["sender"]["id"] == sender_id.as_str() {
-            let sent: u128 = v["entry"]["content"]["content"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let now = epoch.elapsed().as_micros();
-            got.push((sent, Duration::from_micros(now.saturating_sub(sent) as u64)));
+        let text = next_text(&mut socket).await?;
+        if let Some(pushed) = PushedEntry::from_frame(&text)? {
+            if pushed.sender.id == sender_id.as_str() {
+                got.push((pushed.stamp(), pushed.latency(epoch)));
+            }
         }
     }
     let _ = socket.close(None).await;

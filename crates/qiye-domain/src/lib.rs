@@ -11,6 +11,7 @@
 //! `qiye-wecom` and `qiye-http` and convert at the edge.
 
 pub mod app;
+pub mod approval;
 pub mod audit;
 pub mod callback;
 pub mod clock;

@@ -291,6 +291,7 @@ pub trait CallbackStore: Send + Sync {
         &self,
         corp: &CorpId,
         agentid: AgentId,
+        before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<OutboxItem>>;
 }

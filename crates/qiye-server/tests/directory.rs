@@ -739,7 +739,7 @@ async fn change_callbacks_arrive_encrypted_in_order(backend: Backend) {
     assert!(got[2].contains("<Position><![CDATA[Lead]]></Position>"));
     let log = app
         .services
-        .delivery_log(&corp.corpid, AgentId::new(agentid).unwrap(), 10)
+        .delivery_log(&corp.corpid, AgentId::new(agentid).unwrap(), None, 10)
         .await
         .unwrap();
     assert_eq!(log.len(), 4);

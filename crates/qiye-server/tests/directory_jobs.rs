@@ -386,7 +386,7 @@ async fn import_gives_new_members_their_leaders_in_one_event(backend: Backend) {
     // seven events queued by the import's commit, all delivered.
     let queued = app
         .services
-        .delivery_log(&corp.corpid, AgentId::new(agentid).unwrap(), 100)
+        .delivery_log(&corp.corpid, AgentId::new(agentid).unwrap(), None, 100)
         .await
         .unwrap();
     assert_eq!(queued.len(), 7, "{queued:?}");

@@ -234,7 +234,7 @@ async fn assert_loads(store: &dyn Store, corp: &CorpId, expected: &Directory) ->
 /// How many callback events are queued for an app (any state).
 async fn queued_events(store: &dyn Store, corp: &CorpId, agentid: AgentId) -> usize {
     store
-        .delivery_log(corp, agentid, 10_000)
+        .delivery_log(corp, agentid, None, 10_000)
         .await
         .expect("delivery log")
         .len()

@@ -91,9 +91,18 @@ pub async fn outbox_delivers_each_queue_in_order(store: Arc<dyn Store>) {
     let next = store.claim_due(now + 1_000, 30_000, 10).await.unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].event, "event/2");
-    let log = store.delivery_log(&corp, app, 10).await.unwrap();
+    let log = store.delivery_log(&corp, app, None, 10).await.unwrap();
     assert_eq!(log.len(), 2);
     assert_eq!(log[1].last_error, None, "a later success clears the error");
+    let older = store
+        .delivery_log(&corp, app, Some(log[0].seq), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        older.iter().map(|i| i.seq).collect::<Vec<_>>(),
+        [log[1].seq],
+        "a page before a position holds only older rows"
+    );
 }
 
 fn job(corp: &CorpId, jobid: &str, created_at: i64) -> ImportJob {

@@ -269,13 +269,16 @@ impl CallbackStore for SqlStore {
         &self,
         corp: &CorpId,
         agentid: AgentId,
+        before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<OutboxItem>> {
         let rows: Vec<OutboxRow> = sqlx::query_as(&self.dialect.sql(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM callback_outbox WHERE corp_id = $1 AND agentid = $2 ORDER BY seq DESC LIMIT {limit}"
+            "SELECT {OUTBOX_COLUMNS} FROM callback_outbox WHERE corp_id = $1 AND agentid = $2 AND seq < $3 \
+             ORDER BY seq DESC LIMIT {limit}"
         )))
         .bind(corp.as_str())
         .bind(agentid.get())
+        .bind(before.unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.map_err(e))?;

@@ -41,6 +41,18 @@ impl AdminCaller {
         self.is_super
     }
 
+    /// The handle of super-administrator-only use cases (tags, apps,
+    /// imports); a scoped administrator gets 60011.
+    pub fn as_super(&self) -> AppResult<SuperAdmin> {
+        if self.is_super {
+            Ok(SuperAdmin {
+                caller: self.caller.clone(),
+            })
+        } else {
+            Err(DirError::NoPrivilege.into())
+        }
+    }
+
     /// The handle that changes rules: super administrators only.
     pub fn rule_editor(&self) -> AppResult<RuleEditor> {
         if self.is_super {
@@ -51,6 +63,39 @@ impl AdminCaller {
             })
         } else {
             Err(DirError::NoPrivilege.into())
+        }
+    }
+}
+
+/// A super administrator, checked: only [`AdminCaller::as_super`] makes
+/// one, so a scoped administrator's path cannot reach the use cases that
+/// take it.
+#[derive(Debug, Clone)]
+pub struct SuperAdmin {
+    caller: DirCaller,
+}
+
+impl SuperAdmin {
+    /// The directory caller (reach: the whole corp).
+    pub fn dir(&self) -> &DirCaller {
+        &self.caller
+    }
+
+    /// The corp they administer.
+    pub fn corp(&self) -> &CorpId {
+        &self.caller.corp
+    }
+
+    /// Who acts, for the audit record (`admin:<userid>`).
+    pub fn actor(&self) -> Actor {
+        self.caller.actor.clone()
+    }
+
+    /// Their userid.
+    pub fn userid(&self) -> Option<&qiye_domain::ids::UserId> {
+        match &self.caller.actor {
+            Actor::Admin(userid) => Some(userid),
+            _ => None,
         }
     }
 }
@@ -90,7 +135,7 @@ impl RuleEditor {
 }
 
 /// Checks that everything a range names exists.
-fn check_range(dir: &Directory, range: &Range) -> Result<(), DirError> {
+pub(crate) fn check_range(dir: &Directory, range: &Range) -> Result<(), DirError> {
     if let Some(d) = range.depts.iter().find(|d| dir.dept(**d).is_none()) {
         return Err(DirError::DeptNotFound(d.get()));
     }

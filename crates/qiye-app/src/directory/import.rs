@@ -365,13 +365,15 @@ impl Services {
         Ok(report)
     }
 
-    /// Replaces the department tree with the file's (`batch/replaceparty`):
-    /// listed departments are created or updated; unlisted ones are deleted,
-    /// their members moving to the root.
+    /// Imports the department tree of a file: listed departments are
+    /// created or updated; with [`ImportMode::Replace`]
+    /// (`batch/replaceparty`) unlisted ones are deleted, their members
+    /// moving to the root.
     pub async fn import_departments(
         &self,
         caller: &DirCaller,
         rows: &[Result<DepartmentRow, RowError>],
+        mode: ImportMode,
         dry_run: bool,
     ) -> AppResult<ImportReport> {
         let corp_plan = self.store.get_corp(&caller.corp).await?.plan;
@@ -382,7 +384,7 @@ impl Services {
             caller,
             Some(("directory.import.departments", target)),
             |dir, plan| {
-                let (r, changes) = plan_departments(dir, plan, caller, rows)?;
+                let (r, changes) = plan_departments(dir, plan, caller, rows, mode)?;
                 report = r;
                 Ok((if dry_run { Vec::new() } else { changes }, ()))
             },
@@ -516,6 +518,7 @@ fn plan_departments(
     plan: Plan,
     caller: &DirCaller,
     rows: &[Result<DepartmentRow, RowError>],
+    mode: ImportMode,
 ) -> AppResult<(ImportReport, Vec<DirChange>)> {
     let mut work = WorkingCopy {
         dir: dir.clone(),
@@ -563,7 +566,12 @@ fn plan_departments(
         for row in pending {
             let attempt = (|| -> Result<RowAction, DirError> {
                 let id = parse_id(&row.id, "id")?.ok_or_else(|| invalid("id", "missing"))?;
-                let parent = parse_id(&row.parent_id, "parentid")?.unwrap_or(DeptId::ROOT);
+                // The root has no parent (an exported file writes 0).
+                let parent = if id == DeptId::ROOT {
+                    DeptId::ROOT
+                } else {
+                    parse_id(&row.parent_id, "parentid")?.unwrap_or(DeptId::ROOT)
+                };
                 let order = match row.order.as_deref() {
                     Some(o) => Some(
                         o.trim()
@@ -647,6 +655,9 @@ fn plan_departments(
     }
     report.rows.extend(results.into_values());
     report.rows.sort_by_key(|r| r.line);
+    if mode == ImportMode::Sync {
+        return Ok((report, work.changes));
+    }
     // Unlisted departments go, deepest first; their members move to the root.
     let mut unlisted: Vec<DeptId> = work
         .dir

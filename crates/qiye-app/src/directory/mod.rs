@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub(crate) mod cache;
+pub mod export_file;
 pub mod import;
 pub mod member_view;
 pub(crate) mod render_cache;
@@ -172,18 +173,21 @@ impl<'a> DirView<'a> {
         }
     }
 
-    /// Every reachable member with each of their departments, ordered by
-    /// userid, starting after `after`; at most `limit` members.
+    /// Every reachable member with each of their departments that `keep`
+    /// accepts, ordered by userid, starting after `after`; at most `limit`
+    /// members.
     pub fn member_page(
         &self,
         after: Option<&UserId>,
         limit: usize,
+        keep: impl Fn(&qiye_domain::directory::Member) -> bool,
     ) -> (Vec<&'a qiye_domain::directory::Member>, bool) {
         let mut all: Vec<_> = self
             .dir
             .members()
             .filter(|m| after.is_none_or(|a| &m.userid > a))
             .filter(|m| self.caller.reach.member(self.dir, m))
+            .filter(|m| keep(m))
             .collect();
         all.sort_unstable_by(|a, b| a.userid.cmp(&b.userid));
         let more = all.len() > limit;

@@ -18,6 +18,11 @@
 //!   resync) over WebSockets (defaults 50 pairs x 1000 messages, window 32,
 //!   a group of 2000 with 100 messages, 1000 missed messages in 50
 //!   conversations).
+//! - `qiye-bench idle [--pg URL] [--connections N] [--per-member N]`: Z,
+//!   idle authenticated WebSockets held through a heartbeat round, and the
+//!   resident memory of the server (a child process, `idle-serve`) holding
+//!   them (defaults: 100,000 or as many as the open-file limit allows, 10
+//!   per member, the gateway's per-member cap).
 
 use std::process::Command;
 use std::time::Instant;
@@ -56,6 +61,8 @@ fn main() -> anyhow::Result<()> {
         Some("directory") => directory(&Flags::parse(&args[1..])?),
         Some("directory-serve") => directory_serve(&Flags::parse(&args[1..])?),
         Some("messaging") => messaging(&Flags::parse(&args[1..])?),
+        Some("idle") => idle(&Flags::parse(&args[1..])?),
+        Some("idle-serve") => idle_serve(&Flags::parse(&args[1..])?),
         _ => ratio(),
     }
 }
@@ -64,7 +71,7 @@ fn main() -> anyhow::Result<()> {
 struct Flags(Vec<(String, String)>);
 
 impl Flags {
-    const KNOWN: [&'static str; 13] = [
+    const KNOWN: [&'static str; 14] = [
         "--pg",
         "--members",
         "--requests",
@@ -78,6 +85,7 @@ impl Flags {
         "--group-messages",
         "--conversations",
         "--corpid",
+        "--per-member",
     ];
 
     fn parse(args: &[String]) -> anyhow::Result<Self> {
@@ -322,4 +330,102 @@ fn messaging(flags: &Flags) -> anyhow::Result<()> {
         );
         Ok(())
     })
+}
+
+/// Z: idle authenticated WebSockets and the server's memory holding them.
+fn idle(flags: &Flags) -> anyhow::Result<()> {
+    use qiye_bench::idle::{SOURCE_ADDRESSES, fd_budget, hold_idle};
+    use qiye_bench::messaging::members_with_sessions;
+    use std::io::BufRead;
+    const TARGET: usize = 100_000;
+    let per_member = usize::try_from(flags.number("--per-member", 10)?)?.max(1);
+    let budget = fd_budget()?;
+    let wanted = usize::try_from(flags.number("--connections", TARGET as u64)?)?;
+    let connections = wanted.min(budget);
+    if connections < wanted {
+        println!(
+            "open-file limit: {} connections per process at most (RLIMIT_NOFILE; raise it with `ulimit -n` where the hard limit allows); holding {connections} instead of {wanted}",
+            budget
+        );
+    }
+    let members = connections.div_ceil(per_member);
+    runtime()?.block_on(async {
+        let db = BenchDatabase::create(flags.text("--pg")).await?;
+        let backend = db.backend();
+        let services = db.services().await?;
+        let corp = create_bench_corp(&services).await?;
+        let started = Instant::now();
+        let tokens: Vec<String> = members_with_sessions(&services, &corp, members)
+            .await?
+            .into_iter()
+            .map(|(_, token)| token)
+            .collect();
+        println!("[{backend}] {members} members with sessions in {:.1} s", started.elapsed().as_secs_f64());
+        drop(services);
+
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["idle-serve", "--database-url", &db.url()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("cannot start the serving process")?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().context("child stdout")?).read_line(&mut line)?;
+        let addr: std::net::SocketAddr = line
+            .trim()
+            .strip_prefix("listening ")
+            .with_context(|| format!("unexpected first line from the server: {line:?}"))?
+            .parse()?;
+        let pid = child.id();
+        let run = hold_idle(addr, pid, &tokens[..members], per_member, std::time::Duration::from_secs(120))
+            .await;
+        drop(child.stdin.take());
+        let _ = child.wait();
+        let run = run?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "[{backend}] Z: {} idle WebSockets ({} members x {per_member}, from {SOURCE_ADDRESSES} loopback addresses) opened in {:.1} s; every one saw a heartbeat ping within {:.1} s; {} closed by the server",
+            run.connections, run.members, run.opening.as_secs_f64(), ms(run.heartbeat_round) / 1000.0, run.closed
+        );
+        println!(
+            "[{backend}] Z: server memory before {}; connected {}; after a heartbeat round {}",
+            run.before, run.connected, run.after_heartbeat
+        );
+        println!(
+            "[{backend}] Z: {:.1} KiB per idle connection; {TARGET} connections would take {:.0} MiB (target <= 2048 MiB){}",
+            run.kib_per_connection(),
+            run.projected_mib(TARGET),
+            if run.connections < TARGET { " (projected from this run)" } else { "" }
+        );
+        Ok(())
+    })
+}
+
+/// The serving half of `idle`: serves the database until stdin closes.
+fn idle_serve(flags: &Flags) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let url = flags
+        .text("--database-url")
+        .context("--database-url is required")?;
+    let unused = tempfile::tempdir()?;
+    let config = qiye_server::Config {
+        database_url: url.to_owned(),
+        ..bench_config(unused.path())
+    };
+    let rt = runtime()?;
+    let server = rt.block_on(async {
+        let store = qiye_server::open_store(&config).await?;
+        let services = qiye_server::services(&config, store)?;
+        let server = qiye_server::serve::LocalServer::spawn(services).await?;
+        let mut out = std::io::stdout();
+        writeln!(out, "listening {}", server.addr)?;
+        out.flush()?;
+        anyhow::Ok(server)
+    })?;
+    // The parent closes stdin when it is done; the runtime keeps serving
+    // on its worker threads meanwhile.
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+    drop(server);
+    Ok(())
 }

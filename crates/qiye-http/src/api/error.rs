@@ -35,6 +35,8 @@ pub fn status_of(code: ErrCode) -> StatusCode {
         ErrCode::DepartmentNotFound
         | ErrCode::UserIdNotFound
         | ErrCode::InvalidTagId
+        | ErrCode::InvalidAgentId
+        | ErrCode::InvalidJobId
         | ErrCode::ChatNotFound
         | ErrCode::ApiNotFound => StatusCode::NOT_FOUND,
         ErrCode::DepartmentExists
@@ -44,6 +46,7 @@ pub fn status_of(code: ErrCode) -> StatusCode {
         | ErrCode::DepartmentHasMembers
         | ErrCode::DepartmentHasChildren
         | ErrCode::TagNameExists => StatusCode::CONFLICT,
+        ErrCode::InvalidFileSize => StatusCode::PAYLOAD_TOO_LARGE,
         ErrCode::ApiFreqOutOfLimit | ErrCode::SignInLocked => StatusCode::TOO_MANY_REQUESTS,
         ErrCode::SystemBusy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,

@@ -72,8 +72,16 @@ impl utoipa::Modify for SessionAuth {
     }
 }
 
+/// The whole OpenAPI document: [`ApiDoc`] and the admin console's
+/// endpoints ([`admin::ConsoleApiDoc`]).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(admin::ConsoleApiDoc::openapi());
+    doc
+}
+
 async fn openapi_json() -> Response {
-    match ApiDoc::openapi().to_json() {
+    match openapi_document().to_json() {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(err) => {
             tracing::error!(%err, "OpenAPI document does not serialise");
@@ -189,5 +197,6 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/entries/{seq}/ack", post(chat::ack))
         .route("/sync", post(chat::sync))
         .route("/ws", get(ws::connect))
+        .merge(admin::console_routes())
         .method_not_allowed_fallback(method_not_allowed)
 }

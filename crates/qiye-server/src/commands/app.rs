@@ -257,7 +257,7 @@ pub(super) async fn run(command: AppCommand, services: &Services) -> anyhow::Res
                 anyhow::bail!("corp {corp} has no app {agentid}: invalid agentid");
             }
             let items = services
-                .delivery_log(&corp, agentid, limit)
+                .delivery_log(&corp, agentid, None, limit)
                 .await
                 .with_context(|| format!("app {agentid} of corp {corp}"))?;
             if json {

@@ -10,12 +10,9 @@ use qiye_app::Services;
 use qiye_app::directory::DirCaller;
 use qiye_app::directory::import::{ImportMode, ImportOptions, ImportReport, RowAction};
 use qiye_directory_file::{
-    ExportMember, FileFormat, HeaderLanguage, RowReport, read_departments, read_members,
-    write_members, write_report,
+    FileFormat, HeaderLanguage, RowReport, read_departments, read_members, write_report,
 };
-use qiye_domain::directory::{Directory, Member, MemberStatus};
-use qiye_domain::ids::{CorpId, DeptId};
-use qiye_domain::plan::BulkOperation;
+use qiye_domain::ids::CorpId;
 use serde_json::json;
 
 use super::{corp_arg, operator, print_json};
@@ -350,7 +347,7 @@ async fn import_departments(services: &Services, job: &Job<'_>) -> anyhow::Resul
         .with_context(|| format!("cannot import {}", job.file.display()))?;
     let caller = DirCaller::operator(corp.clone(), operator());
     let report = match services
-        .import_departments(&caller, &rows, job.dry_run)
+        .import_departments(&caller, &rows, ImportMode::Replace, job.dry_run)
         .await
     {
         Ok(report) => report,
@@ -374,56 +371,6 @@ async fn import_departments(services: &Services, job: &Job<'_>) -> anyhow::Resul
     finish(job, "departments", None, &report)
 }
 
-/// A department's path below the root (`Sales/East`).
-fn dept_path(dir: &Directory, dept: DeptId) -> String {
-    dir.path_names(dept).join("/")
-}
-
-/// A member as a row of the member file. The root department has no path,
-/// so a membership of the root is not written (a member only in the root
-/// has an empty department cell, which import reads as the root).
-fn export_member(dir: &Directory, m: &Member) -> ExportMember {
-    let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    let memberships: Vec<_> = m
-        .departments
-        .iter()
-        .filter(|ms| ms.dept != DeptId::ROOT)
-        .collect();
-    ExportMember {
-        userid: m.userid.as_str().to_owned(),
-        name: m.name.clone(),
-        alias: text(&m.alias),
-        position: text(&m.position),
-        departments: memberships
-            .iter()
-            .map(|ms| dept_path(dir, ms.dept))
-            .collect(),
-        main_department: (m.main_department != DeptId::ROOT)
-            .then(|| dept_path(dir, m.main_department)),
-        is_leader_in_dept: memberships
-            .iter()
-            .map(|ms| i64::from(ms.is_leader))
-            .collect(),
-        order: memberships.iter().map(|ms| i64::from(ms.order)).collect(),
-        direct_leader: m
-            .direct_leader
-            .iter()
-            .map(|u| u.as_str().to_owned())
-            .collect(),
-        gender: Some(m.gender.code()),
-        mobile: text(&m.mobile),
-        telephone: text(&m.telephone),
-        email: text(&m.email),
-        biz_mail: text(&m.biz_mail),
-        address: text(&m.address),
-        english_name: text(&m.english_name),
-        external_position: text(&m.external_position),
-        enable: Some(i64::from(m.status != MemberStatus::Disabled)),
-        status: m.status.code(),
-        extra: Vec::new(),
-    }
-}
-
 async fn export(
     services: &Services,
     corp: &CorpId,
@@ -431,13 +378,10 @@ async fn export(
     out: Option<PathBuf>,
     lang: LanguageArg,
 ) -> anyhow::Result<()> {
-    let plan = services
+    services
         .get_corp(corp)
         .await
-        .with_context(|| format!("corp {corp}"))?
-        .plan;
-    plan.check_bulk(BulkOperation::Export)
-        .with_context(|| format!("cannot export the directory of corp {corp}"))?;
+        .with_context(|| format!("corp {corp}"))?;
     let format = match format {
         FileFormatArg::Csv => FileFormat::Csv,
         FileFormatArg::Xlsx => FileFormat::Xlsx,
@@ -447,32 +391,21 @@ async fn export(
         LanguageArg::En => HeaderLanguage::English,
     };
     let caller = DirCaller::operator(corp.clone(), operator());
-    let members = services
-        .dir_read(&caller, |view| {
-            view.dir
-                .members_of(DeptId::ROOT, true)
-                .into_iter()
-                .map(|m| export_member(view.dir, m))
-                .collect::<Vec<_>>()
-        })
+    let exported = services
+        .export_members_file(&caller, format, language)
         .await
-        .with_context(|| format!("corp {corp}"))?;
-    let bytes = write_members(&members, format, language)
         .with_context(|| format!("cannot export the directory of corp {corp}"))?;
+    let (bytes, rows) = (exported.bytes, exported.rows);
     let out =
         out.unwrap_or_else(|| PathBuf::from(format!("directory-{corp}.{}", format.extension())));
     if out.as_os_str() == "-" {
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(&bytes)?;
         stdout.flush()?;
-        eprintln!("exported {} members of {corp}", members.len());
+        eprintln!("exported {rows} members of {corp}");
     } else {
         std::fs::write(&out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
-        println!(
-            "exported {} members of {corp} to {}",
-            members.len(),
-            out.display()
-        );
+        println!("exported {rows} members of {corp} to {}", out.display());
     }
     Ok(())
 }

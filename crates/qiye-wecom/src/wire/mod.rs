@@ -4,6 +4,7 @@
 //! may arrive as strings.
 
 pub mod agent;
+pub mod approval;
 pub mod directory;
 pub mod lenient;
 pub mod message;

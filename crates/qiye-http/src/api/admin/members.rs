@@ -1,4 +1,4 @@
-//! `GET/POST /api/v1/admin/members`, `GET/PATCH/DELETE
+//! `GET/POST /api/v1/admin/members` (filters: `department_id`, `q`, `status`), `GET/PATCH/DELETE
 //! /api/v1/admin/members/{userid}`, `POST .../{userid}/reset-password`.
 
 use axum::Json;
@@ -10,23 +10,68 @@ use utoipa::IntoParams;
 use super::audited;
 use crate::AppState;
 use crate::api::error::{V1Error, V1Result};
-use crate::api::extract::{Admin, V1Json, V1Query, user_param};
+use crate::api::extract::{Admin, V1Json, V1Query, dept_param, user_param};
 use crate::api::wire::{
     AdminMembersResponse, CreateMemberRequest, MemberFieldsRequest, MemberView,
     ResetPasswordResponse,
 };
 use qiye_app::directory::member_view::{DEFAULT_PAGE, MAX_PAGE};
+use qiye_domain::directory::{Member, MemberStatus};
+use qiye_domain::ids::DeptId;
+use qiye_wecom::ErrCode;
+use std::collections::HashSet;
 
-/// Paging of the members in reach.
+/// Paging and filters of the members in reach.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct AdminMembersQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size (1-1000, default 100).
     pub limit: Option<usize>,
+    /// Only members of this department (60011 outside the scope).
+    pub department_id: Option<String>,
+    /// With `department_id`: `1` also members of its subdepartments.
+    pub recursive: Option<u8>,
+    /// Only members whose userid, name, alias, English name, mobile or
+    /// e-mail contains this text (case-insensitive).
+    pub q: Option<String>,
+    /// Only members in this status: `active` (1), `disabled` (2),
+    /// `not_activated` (4) or `left` (5), by name or number.
+    pub status: Option<String>,
 }
 
-/// Members in the administrator's reach, by userid, every field.
+fn status_param(raw: &str) -> Result<MemberStatus, V1Error> {
+    let by_name = match raw {
+        "active" => Some(MemberStatus::Active),
+        "disabled" => Some(MemberStatus::Disabled),
+        "not_activated" | "inactive" => Some(MemberStatus::NotActivated),
+        "left" => Some(MemberStatus::Left),
+        _ => raw.parse().ok().and_then(MemberStatus::from_code),
+    };
+    by_name.ok_or_else(|| {
+        V1Error::new(
+            ErrCode::InvalidRequestParameter,
+            format!("status '{raw}': active, disabled, not_activated or left"),
+        )
+    })
+}
+
+/// Whether a member's searchable fields contain `needle` (lowercase).
+fn matches_text(m: &Member, needle: &str) -> bool {
+    [
+        m.userid.as_str(),
+        &m.name,
+        &m.alias,
+        &m.english_name,
+        &m.mobile,
+        &m.email,
+    ]
+    .iter()
+    .any(|field| field.to_lowercase().contains(needle))
+}
+
+/// Members in the administrator's reach, by userid, every field,
+/// optionally filtered by department, text and status.
 #[utoipa::path(get, path = "/api/v1/admin/members", tag = "admin", params(AdminMembersQuery),
     responses((status = 200, body = AdminMembersResponse)))]
 #[tracing::instrument(skip_all)]
@@ -42,18 +87,55 @@ pub async fn list(
         .map(user_param)
         .transpose()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let department = query
+        .department_id
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .map(dept_param)
+        .transpose()?;
+    let recursive = query.recursive.unwrap_or(0) == 1;
+    let status = query
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(status_param)
+        .transpose()?;
+    let needle = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_lowercase);
     let reply = state
         .services
         .dir_read(admin.dir(), |view| {
-            let (members, more) = view.member_page(after.as_ref(), limit);
-            AdminMembersResponse {
+            let depts: Option<HashSet<DeptId>> = match department {
+                None => None,
+                Some(id) => {
+                    view.dept(id)?;
+                    Some(if recursive {
+                        view.dir.subtree(id).into_iter().collect()
+                    } else {
+                        HashSet::from([id])
+                    })
+                }
+            };
+            let keep = |m: &Member| {
+                depts
+                    .as_ref()
+                    .is_none_or(|set| m.departments.iter().any(|ms| set.contains(&ms.dept)))
+                    && status.is_none_or(|s| m.status == s)
+                    && needle.as_deref().is_none_or(|n| matches_text(m, n))
+            };
+            let (members, more) = view.member_page(after.as_ref(), limit, keep);
+            Ok::<_, qiye_domain::directory::DirError>(AdminMembersResponse {
                 next_cursor: more
                     .then(|| members.last().map(|m| m.userid.as_str().to_owned()))
                     .flatten(),
                 members: members.into_iter().map(MemberView::from).collect(),
-            }
+            })
         })
-        .await?;
+        .await??;
     Ok(Json(reply))
 }
 

@@ -124,7 +124,9 @@ pub async fn get_result(
             .map(|r| JobPartyResult {
                 action: match r.action {
                     ImportRowAction::Created => 1,
-                    ImportRowAction::Updated | ImportRowAction::Failed => 2,
+                    ImportRowAction::Updated
+                    | ImportRowAction::Unchanged
+                    | ImportRowAction::Failed => 2,
                     ImportRowAction::Deleted => 3,
                 },
                 partyid: r.key.parse().unwrap_or(0),

@@ -476,7 +476,7 @@ pub async fn list_id(
     let reply = state
         .services
         .dir_read(&dir, |view| {
-            let (page, more) = view.member_page(after.as_ref(), limit as usize);
+            let (page, more) = view.member_page(after.as_ref(), limit as usize, |_| true);
             let next_cursor = match (more, page.last()) {
                 (true, Some(last)) => hex::encode(last.userid.as_str()),
                 _ => String::new(),
