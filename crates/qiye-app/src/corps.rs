@@ -80,6 +80,8 @@ impl Services {
             plan,
             rate_override: CorpRateOverride::default(),
             created_at: self.clock.now_millis(),
+            require_2fa: false,
+            watermark: false,
         };
         let bootstrap = CorpBootstrap {
             corp: corp.clone(),

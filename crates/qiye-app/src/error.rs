@@ -64,6 +64,28 @@ pub enum SessionError {
     /// for a super-only change).
     #[error("administrator privilege required")]
     NotAdmin,
+    /// Too many failed sign-ins for this login: locked for a while.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    Locked {
+        /// Seconds until the lock ends.
+        retry_after_secs: i64,
+    },
+    /// The session still owes its second factor.
+    #[error("second factor required (POST /api/v1/session/second-factor)")]
+    SecondFactorRequired,
+    /// A wrong, reused or malformed TOTP or recovery code.
+    #[error("wrong second factor code")]
+    WrongSecondFactor,
+    /// The corp requires a second factor: enrol one first (or keep it).
+    #[error("the corp requires two-factor sign-in: enrol TOTP (POST /api/v1/me/totp/enroll)")]
+    TotpEnrollmentRequired,
+    /// A TOTP step that does not fit the member's state (no second factor
+    /// pending, nothing to confirm, already enabled, not enabled).
+    #[error("{0}")]
+    TotpState(&'static str),
+    /// No device (session) of the member has this id.
+    #[error("no such session")]
+    UnknownDevice,
 }
 
 /// Which limit was hit.

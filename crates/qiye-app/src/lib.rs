@@ -13,6 +13,7 @@ pub mod callbacks;
 pub mod corps;
 pub mod directory;
 pub mod error;
+pub mod identity;
 pub mod jobs;
 pub mod limits;
 pub mod media;

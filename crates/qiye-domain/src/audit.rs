@@ -145,6 +145,38 @@ pub struct AuditEntry {
     pub record: AuditRecord,
 }
 
+/// Whether a listing wants successes or failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeFilter {
+    /// Only `ok` records.
+    Succeeded,
+    /// Only refused or failed records.
+    Failed,
+}
+
+/// A page of a corp's audit log, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Actor kind and id (`member:alice`), or with no kind any actor with
+    /// this id (`alice`).
+    pub actor: Option<String>,
+    /// An action (`session.create`), or a prefix ending in `*` (`session.*`).
+    pub action: Option<String>,
+    /// Successes or failures only.
+    pub outcome: Option<OutcomeFilter>,
+    /// At or after (ms).
+    pub from: Option<UnixMillis>,
+    /// Before (ms).
+    pub to: Option<UnixMillis>,
+    /// Only records older than this position (the previous page's last).
+    pub before_seq: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// The most records one page of the audit log answers.
+pub const AUDIT_PAGE_MAX: u32 = 500;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,44 @@ pub struct Corp {
     pub rate_override: CorpRateOverride,
     /// When it was created.
     pub created_at: UnixMillis,
+    /// Every member must sign in with a second factor (TOTP).
+    pub require_2fa: bool,
+    /// The web app overlays the viewer's name on what it shows.
+    pub watermark: bool,
+}
+
+/// A change of a corp's settings by one of its super administrators; what is
+/// `None` stays. The plan is not here: only the operator changes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorpSettingsChange {
+    /// A new display name.
+    pub name: Option<CorpName>,
+    /// Require a second factor of every member.
+    pub require_2fa: Option<bool>,
+    /// Show the watermark.
+    pub watermark: Option<bool>,
+    /// New rate-limit overrides.
+    pub rate_override: Option<CorpRateOverride>,
+}
+
+impl CorpSettingsChange {
+    /// What it changes, as `field=value` pairs for the audit record.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(name) = &self.name {
+            parts.push(format!("name={}", name.as_str()));
+        }
+        if let Some(v) = self.require_2fa {
+            parts.push(format!("require_2fa={v}"));
+        }
+        if let Some(v) = self.watermark {
+            parts.push(format!("watermark={v}"));
+        }
+        if self.rate_override.is_some() {
+            parts.push("rate_limits".to_owned());
+        }
+        parts.join(",")
+    }
 }
 
 /// How big a corp is, for plan checks.

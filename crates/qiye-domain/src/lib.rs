@@ -17,6 +17,7 @@ pub mod callback;
 pub mod clock;
 pub mod corp;
 pub mod credential;
+pub mod device;
 pub mod directory;
 pub mod escalation;
 pub mod ids;
@@ -29,5 +30,6 @@ pub mod rate;
 pub mod secret;
 pub mod session;
 pub mod token;
+pub mod totp;
 
 pub use ids::{AgentId, CorpId, DeptId, UserId};

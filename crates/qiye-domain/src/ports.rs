@@ -12,9 +12,9 @@
 use async_trait::async_trait;
 
 use crate::app::{App, AppSettingsChange, NewApp};
-use crate::audit::{AuditEntry, AuditRecord};
+use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
 use crate::callback::{CallbackConfig, OutboxEntry, OutboxItem};
-use crate::corp::{Corp, CorpSize};
+use crate::corp::{Corp, CorpSettingsChange, CorpSize};
 use crate::credential::{CredentialKind, Principal};
 use crate::directory::{
     AdminRole, DirChange, Directory, NewAdminMember, Policy, ProtectedField, Range,
@@ -28,8 +28,9 @@ use crate::message::{
 use crate::plan::Plan;
 use crate::rate::CorpRateOverride;
 use crate::secret::{PasswordHash, SecretDigest, TokenString};
-use crate::session::Session;
+use crate::session::{Session, SessionState, ThrottleKey};
 use crate::token::IssuedToken;
+use crate::totp::TotpSecret;
 
 /// A storage failure, with no driver types inside.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -335,6 +336,7 @@ pub trait Store:
     + SessionStore
     + MessageStore
     + EscalationStore
+    + IdentityStore
     + Send
     + Sync
     + 'static
@@ -345,6 +347,134 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the connections, waiting for those in use (at shutdown).
     async fn close(&self);
+}
+
+/// A member's TOTP enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTotp {
+    /// The secret.
+    pub secret: TotpSecret,
+    /// When it was confirmed with a first code; `None` while pending.
+    pub confirmed_at: Option<i64>,
+    /// The last step whose code was accepted (a code is used once).
+    pub last_step: i64,
+}
+
+/// Sign-in throttling, second factors, devices, corp settings and the
+/// audit listing (the identity side of the web app).
+///
+/// Throttle counters live in the database so that a lock holds across nodes
+/// and restarts; each counter update is one atomic statement.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// The latest `locked_until` (ms) among these keys still in force at
+    /// `now`, with the key it belongs to.
+    async fn throttle_lock(
+        &self,
+        keys: &[ThrottleKey],
+        now: i64,
+    ) -> StoreResult<Option<(ThrottleKey, i64)>>;
+    /// Counts one failure against a key (a window of `window_ms` from its
+    /// first failure); at the key's limit the key is locked until
+    /// `now + lock_ms` and its count starts again. Returns the lock's end
+    /// when this failure locked it.
+    async fn record_throttle_failure(
+        &self,
+        key: &ThrottleKey,
+        now: i64,
+        window_ms: i64,
+        lock_ms: i64,
+    ) -> StoreResult<Option<i64>>;
+    /// Forgets a key's failures (a complete sign-in), unless it is locked
+    /// at `now` (another node may just have locked it).
+    async fn clear_throttle(&self, key: &ThrottleKey, now: i64) -> StoreResult<()>;
+    /// Deletes counters whose window and lock both ended before `before`.
+    async fn prune_throttle(&self, before: i64) -> StoreResult<u64>;
+
+    /// A member's sessions with their token digests, oldest first.
+    async fn member_sessions(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+    ) -> StoreResult<Vec<(SecretDigest, Session)>>;
+    /// Ends sessions of a member: the ones in `only` (those that are the
+    /// member's), or all when `only` is `None`; returns how many ended. The
+    /// audit record is written with them.
+    async fn end_member_sessions(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+        only: Option<&[SecretDigest]>,
+        audit: &AuditRecord,
+    ) -> StoreResult<u64>;
+    /// Marks a session's second factor as given.
+    async fn clear_second_factor(
+        &self,
+        corp: &CorpId,
+        digest: &SecretDigest,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+
+    /// A member's TOTP enrolment, pending or confirmed.
+    async fn member_totp(&self, corp: &CorpId, userid: &UserId) -> StoreResult<Option<StoredTotp>>;
+    /// Starts (or restarts) a pending enrolment; a confirmed one is not
+    /// replaced (`Conflict`).
+    async fn begin_totp(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+        secret: &TotpSecret,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Confirms a pending enrolment at `step` and stores its recovery code
+    /// digests (replacing any). `NotFound` when nothing is pending.
+    async fn confirm_totp(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+        step: i64,
+        at: i64,
+        recovery_codes: &[SecretDigest],
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Records the use of a code's step; false when that step (or a later
+    /// one) was already used: a replayed code.
+    async fn use_totp_step(&self, corp: &CorpId, userid: &UserId, step: i64) -> StoreResult<bool>;
+    /// Removes the member's TOTP and recovery codes.
+    async fn remove_totp(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Replaces the member's recovery codes.
+    async fn replace_recovery_codes(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+        recovery_codes: &[SecretDigest],
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Marks an unused recovery code used; false when there is none such.
+    async fn use_recovery_code(
+        &self,
+        corp: &CorpId,
+        userid: &UserId,
+        code: &SecretDigest,
+        at: i64,
+    ) -> StoreResult<bool>;
+    /// How many unused recovery codes the member has.
+    async fn recovery_codes_left(&self, corp: &CorpId, userid: &UserId) -> StoreResult<u32>;
+
+    /// Changes a corp's settings.
+    async fn set_corp_settings(
+        &self,
+        corp: &CorpId,
+        change: &CorpSettingsChange,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// A page of the corp's audit log, newest first.
+    async fn query_audit(&self, corp: &CorpId, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
 }
 
 /// A member's stored password.
@@ -383,9 +513,9 @@ pub trait SessionStore: Send + Sync {
         digest: &SecretDigest,
         audit: &AuditRecord,
     ) -> StoreResult<()>;
-    /// The session with this token digest, live or not, with whether the
-    /// member must still change a one-time password.
-    async fn find_session(&self, digest: &SecretDigest) -> StoreResult<Option<(Session, bool)>>;
+    /// The session with this token digest, live or not, with what its
+    /// member still owes (password change, second factor enrolment).
+    async fn find_session(&self, digest: &SecretDigest) -> StoreResult<Option<SessionState>>;
     /// Records a request on the session.
     async fn touch_session(&self, digest: &SecretDigest, now: i64) -> StoreResult<()>;
     /// Ends one session of the corp; `NotFound` if there is none.

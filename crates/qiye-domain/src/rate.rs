@@ -27,6 +27,15 @@ pub enum RateQuotaError {
         /// Calls per hour asked for.
         per_hour: u32,
     },
+    /// A corp's administrator asked for more than the server grants by
+    /// default (only the operator raises a corp's limits).
+    #[error(
+        "at most {ceiling} calls per minute (the server default); higher limits are granted by the operator"
+    )]
+    AboveDefault {
+        /// The server default per minute.
+        ceiling: u32,
+    },
 }
 
 impl RateQuota {

@@ -9,6 +9,9 @@
 
 use std::fmt;
 
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
 use crate::clock::UnixMillis;
 use crate::ids::{CorpId, UserId};
 use crate::secret::{Secret, SecretDigest};
@@ -26,6 +29,48 @@ pub const PASSWORD_MIN_CHARS: usize = 10;
 pub const PASSWORD_MAX_CHARS: usize = 128;
 /// Longest user-agent text kept with a session.
 pub const USER_AGENT_MAX_CHARS: usize = 256;
+/// Failed sign-ins (wrong password or second factor) of one login that lock it.
+pub const LOGIN_FAILURE_LIMIT: u32 = 5;
+/// Failed sign-ins from one IP address that block it.
+pub const IP_FAILURE_LIMIT: u32 = 50;
+/// The window in which failures are counted (15 minutes).
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// How long a lock lasts (15 minutes).
+pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
+
+/// What a run of failed sign-ins is counted against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThrottleKey {
+    /// One member of a corp (however they typed their login), or, when the
+    /// login names no member, that login text: an unknown login locks like
+    /// a known one, so a lock tells nothing about who exists.
+    Login {
+        /// The corp (as typed, trimmed).
+        corp: String,
+        /// `member:<userid>` or `login:<lower-cased text>`.
+        who: String,
+    },
+    /// A client address.
+    Ip(String),
+}
+
+impl ThrottleKey {
+    /// The storage key.
+    pub fn storage_key(&self) -> String {
+        match self {
+            ThrottleKey::Login { corp, who } => format!("{corp}/{who}"),
+            ThrottleKey::Ip(ip) => format!("ip/{ip}"),
+        }
+    }
+
+    /// Failures within [`FAILURE_WINDOW_MS`] that lock it.
+    pub fn limit(&self) -> u32 {
+        match self {
+            ThrottleKey::Login { .. } => LOGIN_FAILURE_LIMIT,
+            ThrottleKey::Ip(_) => IP_FAILURE_LIMIT,
+        }
+    }
+}
 
 /// A session token as handed to the member. `Debug` does not print it.
 #[derive(Clone, PartialEq, Eq)]
@@ -51,6 +96,25 @@ impl SessionToken {
     pub fn digest(&self) -> SecretDigest {
         self.0.digest()
     }
+
+    /// The session's CSRF token: HMAC-SHA-256 of a fixed label keyed with
+    /// the session token. A page that can read it (the `qiye_csrf` cookie,
+    /// `/me`) proves it is the app's own; it reveals nothing of the token,
+    /// and it needs no storage (every node derives the same one).
+    pub fn csrf_token(&self) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.expose().as_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(b"qiye csrf v1");
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// A session's public id, shown in the list of devices: derived from the
+/// token's digest, so it names the session without revealing or allowing
+/// the recovery of its token.
+pub fn public_session_id(digest: &SecretDigest) -> String {
+    let hash = Sha256::digest(format!("qiye session id\0{}", digest.as_str()).as_bytes());
+    hex::encode(&hash[..12])
 }
 
 impl fmt::Debug for SessionToken {
@@ -76,6 +140,29 @@ pub struct Session {
     pub ip: Option<String>,
     /// The client's user agent at sign-in, cut to [`USER_AGENT_MAX_CHARS`].
     pub user_agent: Option<String>,
+    /// The password was right but the second factor is still owed.
+    pub second_factor_pending: bool,
+}
+
+/// A stored session with what its member still owes, as read on each
+/// request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionState {
+    /// The session.
+    pub session: Session,
+    /// A one-time password must be changed first.
+    pub must_change_password: bool,
+    /// The member has a confirmed TOTP second factor.
+    pub totp_enabled: bool,
+    /// The corp requires every member to use a second factor.
+    pub corp_requires_2fa: bool,
+}
+
+impl SessionState {
+    /// The corp requires a second factor and the member has none yet.
+    pub fn must_enroll_totp(&self) -> bool {
+        self.corp_requires_2fa && !self.totp_enabled
+    }
 }
 
 impl Session {
@@ -95,6 +182,7 @@ impl Session {
             expires_at: now + SESSION_ABSOLUTE_MS,
             ip,
             user_agent: user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect()),
+            second_factor_pending: false,
         }
     }
 
@@ -178,6 +266,33 @@ mod tests {
         assert_eq!(t.digest(), SessionToken::presented(t.expose()).digest());
         assert_ne!(t.digest(), SessionToken::generate().digest());
         assert!(!format!("{t:?}").contains(t.expose()));
+    }
+
+    #[test]
+    fn csrf_tokens_and_public_ids_are_derived_not_revealing() {
+        let t = SessionToken::generate();
+        let csrf = t.csrf_token();
+        assert_eq!(csrf, SessionToken::presented(t.expose()).csrf_token());
+        assert_ne!(csrf, SessionToken::generate().csrf_token());
+        assert_eq!(csrf.len(), 64);
+        assert!(!csrf.contains(t.expose()));
+        let id = public_session_id(&t.digest());
+        assert_eq!(id.len(), 24);
+        assert!(!t.digest().as_str().contains(&id));
+        assert_ne!(id, public_session_id(&SessionToken::generate().digest()));
+    }
+
+    #[test]
+    fn throttle_keys() {
+        let login = ThrottleKey::Login {
+            corp: "ww1".into(),
+            who: "member:alice".into(),
+        };
+        assert_eq!(login.storage_key(), "ww1/member:alice");
+        assert_eq!(login.limit(), LOGIN_FAILURE_LIMIT);
+        let ip = ThrottleKey::Ip("127.0.0.1".into());
+        assert_eq!(ip.storage_key(), "ip/127.0.0.1");
+        assert_eq!(ip.limit(), IP_FAILURE_LIMIT);
     }
 
     #[test]

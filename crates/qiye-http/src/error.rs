@@ -18,12 +18,18 @@ pub struct ApiError {
     pub code: ErrCode,
     /// Detail appended to the errcode's text.
     pub detail: Option<String>,
+    /// For a locked sign-in: seconds until it may be tried again.
+    pub retry_after_secs: Option<i64>,
 }
 
 impl ApiError {
     /// An error with no detail.
     pub fn new(code: ErrCode) -> Self {
-        Self { code, detail: None }
+        Self {
+            code,
+            detail: None,
+            retry_after_secs: None,
+        }
     }
 
     /// An error with a detail text.
@@ -31,6 +37,7 @@ impl ApiError {
         Self {
             code,
             detail: Some(detail.into()),
+            retry_after_secs: None,
         }
     }
 
@@ -64,6 +71,13 @@ impl From<AppError> for ApiError {
                 SessionError::PasswordChangeRequired => ErrCode::PasswordChangeRequired,
                 SessionError::PasswordRule(_) => ErrCode::PasswordRejected,
                 SessionError::NotAdmin => ErrCode::NoPrivilege,
+                SessionError::Locked { .. } => ErrCode::SignInLocked,
+                SessionError::SecondFactorRequired => ErrCode::SecondFactorRequired,
+                SessionError::WrongSecondFactor => ErrCode::WrongSecondFactor,
+                SessionError::TotpEnrollmentRequired => ErrCode::TotpEnrollmentRequired,
+                SessionError::TotpState(_) | SessionError::UnknownDevice => {
+                    ErrCode::InvalidParameter
+                }
             },
             AppError::RateLimited { .. } => ErrCode::ApiFreqOutOfLimit,
             AppError::AgentIdMissing => ErrCode::AgentIdMissing,
@@ -94,12 +108,20 @@ impl From<AppError> for ApiError {
                 return ApiError::new(ErrCode::SystemBusy);
             }
         };
+        let retry_after_secs = match &err {
+            AppError::Session(SessionError::Locked { retry_after_secs }) => Some(*retry_after_secs),
+            _ => None,
+        };
         let detail = match err {
             // The errcode's own text says it all.
             AppError::Auth(_) => None,
             other => Some(other.to_string()),
         };
-        ApiError { code, detail }
+        ApiError {
+            code,
+            detail,
+            retry_after_secs,
+        }
     }
 }
 
@@ -278,6 +300,14 @@ mod tests {
                 qiye_domain::session::PasswordRuleError::TooShort,
             )),
             AppError::Session(SessionError::NotAdmin),
+            AppError::Session(SessionError::Locked {
+                retry_after_secs: 60,
+            }),
+            AppError::Session(SessionError::SecondFactorRequired),
+            AppError::Session(SessionError::WrongSecondFactor),
+            AppError::Session(SessionError::TotpEnrollmentRequired),
+            AppError::Session(SessionError::TotpState("x")),
+            AppError::Session(SessionError::UnknownDevice),
             AppError::Store(qiye_domain::ports::StoreError::Unavailable(
                 "db down".into(),
             )),

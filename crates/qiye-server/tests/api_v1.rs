@@ -139,7 +139,7 @@ async fn sign_in_one_time_password_and_sign_out(backend: Backend) {
     assert_eq!(first.body["must_change_password"], true);
     let cookie = first.headers["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("qiye_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
     let token = first.body["token"].as_str().unwrap().to_owned();
     let blocked = get(&app, &token, "/directory/departments").await;
     assert_eq!((blocked.status, blocked.errcode()), (403, 870002));

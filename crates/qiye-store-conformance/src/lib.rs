@@ -101,6 +101,8 @@ pub fn sample_corp(name: &str, plan: Plan) -> (CorpBootstrap, Secret) {
             plan,
             rate_override: CorpRateOverride::default(),
             created_at: SystemClock.now_millis(),
+            require_2fa: false,
+            watermark: false,
         },
         contact_secret: secret.digest(),
         admin: NewAdminMember {

@@ -47,3 +47,26 @@ pub(crate) fn seq_of(raw: i64) -> Seq {
 pub(crate) fn seq_bind(seq: Seq) -> Bind {
     Bind::Int(i64::try_from(seq).unwrap_or(i64::MAX))
 }
+
+/// Runs a query with run-time `binds` and decodes every row.
+pub(crate) async fn fetch_all<R>(
+    dialect: Dialect,
+    pool: &sqlx::AnyPool,
+    sql: &str,
+    binds: Vec<Bind>,
+) -> Result<Vec<R>, sqlx::Error>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let sql = dialect.sql(sql);
+    let mut q = sqlx::query_as::<_, R>(&sql);
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s),
+            Bind::OptText(s) => q.bind(s),
+            Bind::Int(i) => q.bind(i),
+            Bind::OptInt(i) => q.bind(i),
+        };
+    }
+    q.fetch_all(pool).await
+}

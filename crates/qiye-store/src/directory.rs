@@ -454,12 +454,15 @@ impl Writer<'_> {
             u(),
         )
         .await?;
-        // A deleted member's sessions end with them.
-        self.exec(
-            "DELETE FROM sessions WHERE corp_id = $1 AND userid = $2",
-            u(),
-        )
-        .await?;
+        // A deleted member's sessions and second factor end with them (a
+        // later member with the same userid starts without them).
+        for table in ["sessions", "member_totp", "recovery_codes"] {
+            self.exec(
+                &format!("DELETE FROM {table} WHERE corp_id = $1 AND userid = $2"),
+                u(),
+            )
+            .await?;
+        }
         if !keep_admin {
             self.exec(
                 "DELETE FROM admin_scopes WHERE corp_id = $1 AND userid = $2",

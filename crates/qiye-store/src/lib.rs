@@ -26,6 +26,7 @@ mod credentials;
 mod dialect;
 mod directory;
 mod escalations;
+mod identity;
 mod jobs;
 mod messages;
 mod rows;

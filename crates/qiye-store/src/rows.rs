@@ -39,10 +39,14 @@ pub struct CorpRow {
     pub rl_app_per_hour: Option<i64>,
     /// `created_at`.
     pub created_at: i64,
+    /// `require_2fa`.
+    pub require_2fa: i64,
+    /// `watermark`.
+    pub watermark: i64,
 }
 
 /// Column list matching [`CorpRow`].
-pub const CORP_COLUMNS: &str = "corp_id, name, plan, rl_corp_per_minute, rl_corp_per_hour, rl_app_per_minute, rl_app_per_hour, created_at";
+pub const CORP_COLUMNS: &str = "corp_id, name, plan, rl_corp_per_minute, rl_corp_per_hour, rl_app_per_minute, rl_app_per_hour, created_at, require_2fa, watermark";
 
 fn stored_quota(
     per_minute: Option<i64>,
@@ -81,6 +85,8 @@ impl TryFrom<CorpRow> for Corp {
                 app_per_api: stored_quota(row.rl_app_per_minute, row.rl_app_per_hour)?,
             },
             created_at: row.created_at,
+            require_2fa: row.require_2fa != 0,
+            watermark: row.watermark != 0,
         })
     }
 }

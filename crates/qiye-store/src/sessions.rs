@@ -6,14 +6,16 @@ use qiye_domain::audit::AuditRecord;
 use qiye_domain::ids::{CorpId, UserId};
 use qiye_domain::ports::{SessionStore, StoreError, StoreResult, StoredPassword};
 use qiye_domain::secret::{PasswordHash, SecretDigest};
-use qiye_domain::session::Session;
+use qiye_domain::session::{Session, SessionState};
 use sqlx::AnyConnection;
 
+use crate::rows::corrupt;
 use crate::{Dialect, SqlStore, audit};
 
-/// A row of `sessions` joined with the member's `must_change_password`.
+/// A row of `sessions`.
 #[derive(Debug, sqlx::FromRow)]
-struct SessionRow {
+pub(crate) struct SessionRow {
+    pub(crate) token_digest: String,
     corp_id: String,
     userid: String,
     created_at: i64,
@@ -21,26 +23,38 @@ struct SessionRow {
     expires_at: i64,
     client_ip: Option<String>,
     user_agent: Option<String>,
-    must_change_password: i64,
+    second_factor_pending: i64,
 }
 
-impl SessionRow {
-    fn into_session(self) -> StoreResult<(Session, bool)> {
-        let corrupt =
-            |e: &dyn std::fmt::Display| StoreError::Other(format!("corrupt session row: {e}"));
-        Ok((
-            Session {
-                corp: CorpId::parse(&self.corp_id).map_err(|e| corrupt(&e))?,
-                userid: UserId::parse(&self.userid).map_err(|e| corrupt(&e))?,
-                created_at: self.created_at,
-                last_seen_at: self.last_seen_at,
-                expires_at: self.expires_at,
-                ip: self.client_ip,
-                user_agent: self.user_agent,
-            },
-            self.must_change_password != 0,
-        ))
+/// Column list matching [`SessionRow`] (table alias `s`).
+pub(crate) const SESSION_COLUMNS: &str = "s.token_digest, s.corp_id, s.userid, s.created_at, \
+    s.last_seen_at, s.expires_at, s.client_ip, s.user_agent, s.second_factor_pending";
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> StoreResult<Session> {
+        Ok(Session {
+            corp: CorpId::parse(&row.corp_id).map_err(|e| corrupt("session", e))?,
+            userid: UserId::parse(&row.userid).map_err(|e| corrupt("session", e))?,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
+            ip: row.client_ip,
+            user_agent: row.user_agent,
+            second_factor_pending: row.second_factor_pending != 0,
+        })
     }
+}
+
+/// A session joined with what its member owes.
+#[derive(Debug, sqlx::FromRow)]
+struct SessionStateRow {
+    #[sqlx(flatten)]
+    session: SessionRow,
+    must_change_password: i64,
+    totp_enabled: i64,
+    require_2fa: i64,
 }
 
 /// Bumps a corp's policy version inside a write transaction.
@@ -122,8 +136,8 @@ impl SessionStore for SqlStore {
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(&self.dialect.sql(
-            "INSERT INTO sessions (token_digest, corp_id, userid, created_at, last_seen_at, expires_at, client_ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO sessions (token_digest, corp_id, userid, created_at, last_seen_at, expires_at, client_ip, user_agent, second_factor_pending) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         ))
         .bind(digest.as_str())
         .bind(session.corp.as_str())
@@ -133,6 +147,7 @@ impl SessionStore for SqlStore {
         .bind(session.expires_at)
         .bind(session.ip.clone())
         .bind(session.user_agent.clone())
+        .bind(i64::from(session.second_factor_pending))
         .execute(&mut *tx)
         .await
         .map_err(|e| self.map_err(e))?;
@@ -140,18 +155,29 @@ impl SessionStore for SqlStore {
         tx.commit().await.map_err(|e| self.map_err(e))
     }
 
-    async fn find_session(&self, digest: &SecretDigest) -> StoreResult<Option<(Session, bool)>> {
-        let row: Option<SessionRow> = sqlx::query_as(&self.dialect.sql(
-            "SELECT s.corp_id, s.userid, s.created_at, s.last_seen_at, s.expires_at, s.client_ip, s.user_agent, \
-             m.must_change_password FROM sessions s \
+    async fn find_session(&self, digest: &SecretDigest) -> StoreResult<Option<SessionState>> {
+        let row: Option<SessionStateRow> = sqlx::query_as(&self.dialect.sql(&format!(
+            "SELECT {SESSION_COLUMNS}, m.must_change_password, c.require_2fa, \
+             CAST(CASE WHEN t.confirmed_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS totp_enabled \
+             FROM sessions s \
              JOIN members m ON m.corp_id = s.corp_id AND m.userid = s.userid \
-             WHERE s.token_digest = $1",
-        ))
+             JOIN corps c ON c.corp_id = s.corp_id \
+             LEFT JOIN member_totp t ON t.corp_id = s.corp_id AND t.userid = s.userid \
+             WHERE s.token_digest = $1"
+        )))
         .bind(digest.as_str())
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.map_err(e))?;
-        row.map(SessionRow::into_session).transpose()
+        row.map(|row| {
+            Ok(SessionState {
+                session: Session::try_from(row.session)?,
+                must_change_password: row.must_change_password != 0,
+                totp_enabled: row.totp_enabled != 0,
+                corp_requires_2fa: row.require_2fa != 0,
+            })
+        })
+        .transpose()
     }
 
     async fn touch_session(&self, digest: &SecretDigest, now: i64) -> StoreResult<()> {

@@ -195,6 +195,16 @@ errcodes! {
     PasswordRejected = 870003, "new password not accepted";
     /// qiye `/api/v1`: the member is disabled or has left.
     MemberDisabled = 870004, "member disabled";
+    /// qiye `/api/v1`: a cookie-authenticated unsafe request without the session's `X-CSRF-Token`, or a WebSocket upgrade by cookie from another origin.
+    CsrfRejected = 870005, "CSRF token missing or wrong";
+    /// qiye `/api/v1`: too many failed sign-ins for this login; `retry_after_secs` says when to try again.
+    SignInLocked = 870006, "sign-in locked";
+    /// qiye `/api/v1`: the session still owes its second factor.
+    SecondFactorRequired = 870007, "second factor required";
+    /// qiye `/api/v1`: a wrong or reused TOTP or recovery code.
+    WrongSecondFactor = 870008, "wrong second factor code";
+    /// qiye `/api/v1`: the corp requires two-factor sign-in and the member has not enrolled (or would turn it off).
+    TotpEnrollmentRequired = 870009, "two-factor enrolment required";
 }
 
 impl ErrCode {
@@ -231,6 +241,21 @@ impl ErrCode {
                 "a new password shorter than 10 or longer than 128 characters, or equal to the current one"
             }
             ErrCode::MemberDisabled => "signing in as a member who is disabled or has left",
+            ErrCode::CsrfRejected => {
+                "a request authenticated by the `qiye_session` cookie with POST, PUT, PATCH or DELETE and no or a wrong `X-CSRF-Token` header; a WebSocket upgrade by cookie whose `Origin` is not the server's host (HTTP 403)"
+            }
+            ErrCode::SignInLocked => {
+                "5 failed sign-ins (password or second factor) of one login within 15 minutes: that login is refused for 15 minutes, even with the right password; the reply has `retry_after_secs` (HTTP 429)"
+            }
+            ErrCode::SecondFactorRequired => {
+                "a session whose member has TOTP calling anything but `GET /api/v1/me`, `POST /api/v1/session/second-factor` or `DELETE /api/v1/session` before giving a code (HTTP 403)"
+            }
+            ErrCode::WrongSecondFactor => {
+                "a TOTP code that is wrong, malformed or already used, or an unknown or used recovery code (HTTP 401; counts toward the lock at sign-in)"
+            }
+            ErrCode::TotpEnrollmentRequired => {
+                "the corp requires two-factor sign-in and the member has not enrolled TOTP (anything but `/me`, `/me/password`, `/me/totp/*`, `DELETE /session`), or tries to turn it off (HTTP 403)"
+            }
             ErrCode::InvalidUserIdList => {
                 "`direct_leader` (or another list) names members that do not exist"
             }

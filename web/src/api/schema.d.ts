@@ -88,6 +88,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A page of the corp's audit log, newest first. */
+        get: operations["get_admin_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every matching record, newest first, as CSV. */
+        get: operations["get_admin_audit_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/corp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The corp's settings. */
+        get: operations["get_admin_corp"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Changes the corp's settings. */
+        patch: operations["patch_admin_corp"];
+        trace?: never;
+    };
     "/api/v1/admin/departments": {
         parameters: {
             query?: never;
@@ -281,6 +333,24 @@ export interface paths {
         /** Gives a member in reach a new one-time password (their sessions end). */
         post: operations["post_admin_members_userid_reset_password"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/members/{userid}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The member's signed-in devices. */
+        get: operations["get_admin_members_userid_sessions"];
+        put?: never;
+        post?: never;
+        /** Signs every device of the member out. */
+        delete: operations["delete_admin_members_userid_sessions"];
         options?: never;
         head?: never;
         patch?: never;
@@ -635,7 +705,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who is signed in. */
+        /** Who is signed in, what the session still owes, and the corp's settings. */
         get: operations["get_me"];
         put?: never;
         post?: never;
@@ -656,6 +726,115 @@ export interface paths {
         put?: never;
         /** Changes the member's password (ends their other sessions). */
         post: operations["post_me_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new set of recovery codes (the old ones stop working). */
+        post: operations["post_me_recovery_codes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The member's devices, oldest first. */
+        get: operations["get_me_sessions"];
+        put?: never;
+        post?: never;
+        /** Signs every device out, this one included. */
+        delete: operations["delete_me_sessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Signs one device out. */
+        delete: operations["delete_me_sessions_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Turns TOTP off; the password confirms it. */
+        delete: operations["delete_me_totp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirms the pending enrolment with a code; answers ten recovery codes,
+         *     shown once.
+         */
+        post: operations["post_me_totp_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/totp/enroll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts a TOTP enrolment (pending until confirmed; a new call replaces a
+         *     pending secret).
+         */
+        post: operations["post_me_totp_enroll"];
         delete?: never;
         options?: never;
         head?: never;
@@ -707,8 +886,25 @@ export interface paths {
         put?: never;
         /** Signs in with a password. */
         post: operations["post_session"];
-        /** Signs out (ends this session and clears the cookie). */
+        /** Signs out (ends this session and clears the cookies). */
         delete: operations["delete_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/session/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Gives the second factor a sign-in owes: `{"code"}` or `{"recovery_code"}`. */
+        post: operations["post_session_second_factor"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -790,6 +986,38 @@ export interface components {
             name: string;
             /** @description Who sees it; the whole corp is `{"depts": [1]}`. */
             visible: components["schemas"]["RangeView"];
+        };
+        /** @description One audit record. */
+        AuditEntryView: {
+            /** @description What, as `area.verb`. */
+            action: string;
+            /** @description Who: `member:alice`, `admin:bob`, `app:1000002`, `cli:root`, `system`. */
+            actor: string;
+            /**
+             * Format: int64
+             * @description When (ms).
+             */
+            at: number;
+            /** @description Why it failed. */
+            detail?: string | null;
+            /**
+             * Format: int64
+             * @description Position in the log (increasing).
+             */
+            id: number;
+            /** @description From where. */
+            ip?: string | null;
+            /** @description `ok` or `failed`. */
+            outcome: string;
+            /** @description On what. */
+            target: string;
+        };
+        /** @description A page of the audit log. */
+        AuditPageResponse: {
+            /** @description Newest first. */
+            entries: components["schemas"]["AuditEntryView"][];
+            /** @description Pass back as `cursor` for the next (older) page; absent at the end. */
+            next_cursor?: string | null;
         };
         /** @description An app's callback settings (WeCom's URL, Token and EncodingAESKey). */
         CallbackView: {
@@ -898,6 +1126,21 @@ export interface components {
              * @description Unread messages (others', not recalled).
              */
             unread: number;
+        };
+        /** @description The corp's settings. */
+        CorpSettingsView: {
+            /** @description The corp. */
+            corpid: string;
+            /** @description Its name. */
+            name: string;
+            /** @description `basic`, `professional` or `flagship` (the operator's to change). */
+            plan: string;
+            /** @description The corp's own rate limits. */
+            rate_limits: components["schemas"]["RateLimitsView"];
+            /** @description Every member must sign in with TOTP. */
+            require_2fa: boolean;
+            /** @description The web app shows a watermark. */
+            watermark: boolean;
         };
         /** @description `POST /api/v1/admin/apps`. */
         CreateAppRequest: {
@@ -1049,6 +1292,34 @@ export interface components {
              * @description Parent (absent for the root).
              */
             parentid?: number | null;
+        };
+        /** @description A member's devices. */
+        DevicesResponse: {
+            /** @description Oldest first. */
+            sessions: components["schemas"]["DeviceView"][];
+        };
+        /** @description One signed-in device. */
+        DeviceView: {
+            /** @description It is the session asking. */
+            current: boolean;
+            /** @description "Chrome 156 on Linux". */
+            device: string;
+            /** @description The session's public id (not its token). */
+            id: string;
+            /** @description The IP at sign-in. */
+            ip?: string | null;
+            /**
+             * Format: int64
+             * @description Its last request (ms, one-minute granularity).
+             */
+            last_seen: number;
+            /**
+             * Format: int64
+             * @description When it signed in (ms).
+             */
+            signed_in_at: number;
+            /** @description The user agent at sign-in. */
+            user_agent?: string | null;
         };
         /** @description A page of entries. */
         EntriesResponse: {
@@ -1269,6 +1540,17 @@ export interface components {
              */
             sent: number;
         };
+        /** @description The corp, as a member sees it. */
+        MeCorpView: {
+            /** @description The corp. */
+            corpid: string;
+            /** @description Its name. */
+            name: string;
+            /** @description Every member must use TOTP. */
+            require_2fa: boolean;
+            /** @description The web app shows a watermark. */
+            watermark: boolean;
+        };
         /** @description An upload, ready to be sent in a message. */
         MediaUploadedView: {
             /**
@@ -1370,12 +1652,22 @@ export interface components {
         /** @description `GET /api/v1/me`. */
         MeResponse: {
             admin?: null | components["schemas"]["AdminRoleView"];
+            /** @description The corp's settings the app follows. */
+            corp: components["schemas"]["MeCorpView"];
             /** @description The corp. */
             corpid: string;
+            /** @description The session's CSRF token (for a reloaded page). */
+            csrf_token: string;
             /** @description A one-time password must be changed first. */
             must_change_password: boolean;
+            /** @description The corp requires TOTP and the member has none. */
+            must_enroll_totp: boolean;
             /** @description Their name. */
             name: string;
+            /** @description The session still owes its second factor. */
+            second_factor_required: boolean;
+            /** @description The member has TOTP. */
+            totp_enabled: boolean;
             /** @description The member. */
             userid: string;
         };
@@ -1392,6 +1684,21 @@ export interface components {
             name?: string | null;
             /** @description The other member (direct). */
             peer?: string | null;
+        };
+        /** @description A request confirmed by the member's password. */
+        PasswordConfirmation: {
+            /** @description The current password. */
+            password: string;
+        };
+        /** @description `PATCH /api/v1/admin/corp`: what is absent stays. */
+        PatchCorpRequest: {
+            /** @description New name (1-64 characters). */
+            name?: string | null;
+            rate_limits?: null | components["schemas"]["RateLimitsView"];
+            /** @description Require TOTP of every member. */
+            require_2fa?: boolean | null;
+            /** @description Show the watermark. */
+            watermark?: boolean | null;
         };
         /** @description `PUT /api/v1/admin/field-rules/{field}`. */
         PutFieldRuleRequest: {
@@ -1413,6 +1720,19 @@ export interface components {
             tags?: number[];
             /** @description userids. */
             users?: string[];
+        };
+        /** @description Per-minute limits; `null` means the server default. */
+        RateLimitsView: {
+            /**
+             * Format: int32
+             * @description Calls per minute per API for the whole corp.
+             */
+            api_per_minute?: number | null;
+            /**
+             * Format: int32
+             * @description Calls per minute per API for each app (`message/send` included).
+             */
+            sends_per_minute?: number | null;
         };
         /** @description `POST /api/v1/conversations/{id}/read`. */
         ReadRequest: {
@@ -1437,6 +1757,11 @@ export interface components {
             /** @description Members who have not. */
             unread: string[];
         };
+        /** @description New recovery codes, shown once. */
+        RecoveryCodesResponse: {
+            /** @description Ten codes `xxxx-xxxx`, each usable once. */
+            recovery_codes: string[];
+        };
         /** @description `PATCH /api/v1/admin/tags/{tagid}`. */
         RenameTagRequest: {
             /** @description The new name. */
@@ -1460,6 +1785,13 @@ export interface components {
             departments: components["schemas"]["DepartmentView"][];
             /** @description Matching members. */
             members: components["schemas"]["MemberView"][];
+        };
+        /** @description `POST /api/v1/session/second-factor`: exactly one of the two. */
+        SecondFactorRequest: {
+            /** @description The 6-digit code of the authenticator app. */
+            code?: string | null;
+            /** @description One of the recovery codes (`xxxx-xxxx`). */
+            recovery_code?: string | null;
         };
         /** @description A new secret, shown once. */
         SecretResponse: {
@@ -1500,12 +1832,27 @@ export interface components {
             /** @description The corp. */
             corpid: string;
             /**
+             * @description Echo it in `X-CSRF-Token` on unsafe requests authenticated by the
+             *     cookie (also set as the `qiye_csrf` cookie).
+             */
+            csrf_token: string;
+            /**
              * Format: int64
              * @description Absolute end of the session (Unix ms); it ends earlier after 7 idle days.
              */
             expires_at: number;
             /** @description Only `/me` and `/me/password` work until the password is changed. */
             must_change_password: boolean;
+            /**
+             * @description The corp requires TOTP and the member has none: only `/me`,
+             *     `/me/password`, `/me/totp/*` and `DELETE /session` work until enrolled.
+             */
+            must_enroll_totp: boolean;
+            /**
+             * @description Only `GET /me`, `POST /session/second-factor` and `DELETE /session`
+             *     work until a TOTP or recovery code is given.
+             */
+            second_factor_required: boolean;
             /** @description The bearer token (also set as the `qiye_session` cookie). */
             token: string;
             /** @description Who signed in. */
@@ -1587,6 +1934,20 @@ export interface components {
             tagid: number;
             /** @description Its name. */
             tagname: string;
+        };
+        /** @description `POST /api/v1/me/totp/confirm`. */
+        TotpCodeRequest: {
+            /** @description A 6-digit code from the app. */
+            code: string;
+        };
+        /** @description `POST /api/v1/me/totp/enroll`. */
+        TotpEnrollResponse: {
+            /** @description The `otpauth://totp/...` URI. */
+            otpauth_uri: string;
+            /** @description The URI as a QR code, an SVG document. */
+            qr_svg: string;
+            /** @description The secret in base32 (for typing into the app). */
+            secret: string;
         };
         /** @description `PATCH /api/v1/admin/apps/{agentid}`: absent fields stay. */
         UpdateAppRequest: {
@@ -1900,6 +2261,166 @@ export interface operations {
             };
             /** @description 40056 no such app */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_admin_audit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An action (`session.create`) or a prefix ending in `*` (`session.*`). */
+                action: string | null;
+                /** @description `member:alice`, `admin:bob`, `cli:root`, ... or a bare id (any kind). */
+                actor: string | null;
+                /** @description `next_cursor` of the previous page. */
+                cursor: string | null;
+                /** @description At or after (Unix ms). */
+                from: number | null;
+                /** @description Page size (1-500, default 50). */
+                limit: number | null;
+                /** @description `ok` or `failed`. */
+                outcome: string | null;
+                /** @description Before (Unix ms). */
+                to: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPageResponse"];
+                };
+            };
+            /** @description 40058 a malformed filter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 60011 not a super administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_admin_audit_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An action (`session.create`) or a prefix ending in `*` (`session.*`). */
+                action: string | null;
+                /** @description `member:alice`, `admin:bob`, `cli:root`, ... or a bare id (any kind). */
+                actor: string | null;
+                /** @description `next_cursor` of the previous page. */
+                cursor: string | null;
+                /** @description At or after (Unix ms). */
+                from: number | null;
+                /** @description Page size (1-500, default 50). */
+                limit: number | null;
+                /** @description `ok` or `failed`. */
+                outcome: string | null;
+                /** @description Before (Unix ms). */
+                to: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description id,at,actor,action,target,outcome,ip,detail */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description 40058 a malformed filter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 60011 not a super administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_admin_corp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CorpSettingsView"];
+                };
+            };
+            /** @description 60011 not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    patch_admin_corp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatchCorpRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CorpSettingsView"];
+                };
+            };
+            /** @description 40035 a name or limit out of range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 60011 not a super administrator */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2480,6 +3001,74 @@ export interface operations {
             };
             /** @description 60011 outside the scope */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_admin_members_userid_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DevicesResponse"];
+                };
+            };
+            /** @description 60011 outside the administrator's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 60111 no such member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_admin_members_userid_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 60011 outside the administrator's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 60111 no such member */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3340,6 +3929,225 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description 870007 second factor owed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    post_me_recovery_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordConfirmation"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodesResponse"];
+                };
+            };
+            /** @description 40035 TOTP not enabled */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 870001 wrong password */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_me_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DevicesResponse"];
+                };
+            };
+        };
+    };
+    delete_me_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_me_sessions_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the device's id from the list */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 40035 no such session of yours */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_me_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordConfirmation"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 40035 TOTP not enabled */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 870001 wrong password */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 870009 the corp requires TOTP */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    post_me_totp_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpCodeRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodesResponse"];
+                };
+            };
+            /** @description 40035 nothing pending */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 870008 wrong code */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    post_me_totp_enroll: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrollResponse"];
+                };
+            };
+            /** @description 40035 TOTP already enabled */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 870002 / 870007 an earlier gate */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     post_media: {
@@ -3424,6 +4232,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description signed in; with `second_factor_required` only the second-factor step works yet */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3441,6 +4250,13 @@ export interface operations {
             };
             /** @description 870004 member disabled */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 870006 login locked after failed sign-ins (`retry_after_secs`); 45009 too many failures from this address */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3465,6 +4281,56 @@ export interface operations {
             };
             /** @description 40014 not signed in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 870005 cookie without X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    post_session_second_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactorRequest"];
+            };
+        };
+        responses: {
+            /** @description the session is complete */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 40058 neither or both of code and recovery_code; 40035 no second factor pending */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 870008 wrong or reused code */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 870006 login locked */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

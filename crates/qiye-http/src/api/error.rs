@@ -22,12 +22,16 @@ pub fn status_of(code: ErrCode) -> StatusCode {
         ErrCode::AccessTokenMissing
         | ErrCode::InvalidAccessToken
         | ErrCode::AccessTokenExpired
-        | ErrCode::LoginFailed => StatusCode::UNAUTHORIZED,
+        | ErrCode::LoginFailed
+        | ErrCode::WrongSecondFactor => StatusCode::UNAUTHORIZED,
         ErrCode::NoPrivilege
         | ErrCode::ApiForbidden
         | ErrCode::PasswordChangeRequired
         | ErrCode::MemberDisabled
-        | ErrCode::NotChatCreator => StatusCode::FORBIDDEN,
+        | ErrCode::NotChatCreator
+        | ErrCode::CsrfRejected
+        | ErrCode::SecondFactorRequired
+        | ErrCode::TotpEnrollmentRequired => StatusCode::FORBIDDEN,
         ErrCode::DepartmentNotFound
         | ErrCode::UserIdNotFound
         | ErrCode::InvalidTagId
@@ -43,7 +47,7 @@ pub fn status_of(code: ErrCode) -> StatusCode {
         | ErrCode::DepartmentHasChildren
         | ErrCode::TagNameExists => StatusCode::CONFLICT,
         ErrCode::InvalidFileSize => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrCode::ApiFreqOutOfLimit => StatusCode::TOO_MANY_REQUESTS,
+        ErrCode::ApiFreqOutOfLimit | ErrCode::SignInLocked => StatusCode::TOO_MANY_REQUESTS,
         ErrCode::SystemBusy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     }
@@ -77,7 +81,10 @@ impl From<WireError> for V1Error {
 impl IntoResponse for V1Error {
     fn into_response(self) -> Response {
         let code = self.0.code;
-        let body = serde_json::json!({ "errcode": code.code(), "errmsg": self.0.message() });
+        let mut body = serde_json::json!({ "errcode": code.code(), "errmsg": self.0.message() });
+        if let Some(secs) = self.0.retry_after_secs {
+            body["retry_after_secs"] = secs.into();
+        }
         let mut response = (status_of(code), Json(body)).into_response();
         response.extensions_mut().insert(ErrCodeTag(code.code()));
         response

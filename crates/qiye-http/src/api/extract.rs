@@ -2,6 +2,12 @@
 //! `qiye_session` cookie), and JSON bodies, queries and path segments that
 //! answer bad input with an errcode and HTTP 400, never a framework's
 //! plain-text rejection.
+//!
+//! CSRF: a request authenticated by the cookie with an unsafe method (POST,
+//! PUT, PATCH, DELETE) must carry `X-CSRF-Token`, the session's CSRF token
+//! (derived from the session token, compared in constant time), or it is
+//! refused with 870005 before anything runs. A bearer token is never sent
+//! by a browser on its own, so bearer requests need no header.
 
 use std::net::IpAddr;
 
@@ -11,6 +17,8 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 use qiye_app::session::{MemberSession, SignedInMember};
 use qiye_domain::ids::{DeptId, UserId};
+use qiye_domain::session::SessionToken;
+use qiye_domain::totp::constant_time_eq;
 use qiye_wecom::ErrCode;
 use qiye_wecom::wire::parse_body;
 use serde::de::DeserializeOwned;
@@ -21,9 +29,23 @@ use crate::extract::{MAX_JSON_BODY, client_ip};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "qiye_session";
+/// The CSRF cookie's name (readable by the page's script).
+pub const CSRF_COOKIE: &str = "qiye_csrf";
+/// The header that carries the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The session token of a request: `Authorization: Bearer`, else the cookie.
-pub(crate) fn presented_token(parts: &Parts) -> Option<String> {
+/// How a request presented its session token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenSource {
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// The `qiye_session` cookie (a browser sends it by itself).
+    Cookie,
+}
+
+/// The session token of a request (`Authorization: Bearer`, else the
+/// cookie) and where it came from.
+pub(crate) fn presented_token_with_source(parts: &Parts) -> Option<(String, TokenSource)> {
     let bearer = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -32,7 +54,7 @@ pub(crate) fn presented_token(parts: &Parts) -> Option<String> {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(|t| t.trim().to_owned());
+        .map(|t| (t.trim().to_owned(), TokenSource::Bearer));
     bearer.or_else(|| {
         parts
             .headers
@@ -41,9 +63,31 @@ pub(crate) fn presented_token(parts: &Parts) -> Option<String> {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == SESSION_COOKIE)
-            .map(|(_, value)| value.trim().to_owned())
+            .find(|(name, value)| *name == SESSION_COOKIE && !value.trim().is_empty())
+            .map(|(_, value)| (value.trim().to_owned(), TokenSource::Cookie))
     })
+}
+
+/// Refuses a cookie-authenticated unsafe request whose `X-CSRF-Token` is
+/// missing or not the session's (870005).
+fn check_csrf(parts: &Parts, token: &str, source: TokenSource) -> Result<(), V1Error> {
+    if source == TokenSource::Bearer || parts.method.is_safe() {
+        return Ok(());
+    }
+    let expected = SessionToken::presented(token).csrf_token();
+    let given = parts
+        .headers
+        .get(CSRF_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if constant_time_eq(given, expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(V1Error::new(
+            ErrCode::CsrfRejected,
+            "send the session's csrf_token in the X-CSRF-Token header",
+        ))
+    }
 }
 
 /// Any live session, even one that must still change its password (only
@@ -56,16 +100,35 @@ impl FromRequestParts<AppState> for AnySession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, V1Error> {
         let ip: IpAddr = client_ip(parts);
-        let token = presented_token(parts);
+        let presented = presented_token_with_source(parts);
+        if let Some((token, source)) = &presented {
+            check_csrf(parts, token, *source)?;
+        }
         let session = state
             .services
-            .authenticate_session(token.as_deref(), Some(ip))
+            .authenticate_session(presented.as_ref().map(|(t, _)| t.as_str()), Some(ip))
             .await?;
         Ok(AnySession(session))
     }
 }
 
-/// A signed-in member with no password change pending.
+/// A session that gave its second factor (if it owed one): what a password
+/// change takes (870007 otherwise).
+#[derive(Debug, Clone)]
+pub struct VerifiedSession(pub MemberSession);
+
+impl FromRequestParts<AppState> for VerifiedSession {
+    type Rejection = V1Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, V1Error> {
+        let AnySession(session) = AnySession::from_request_parts(parts, state).await?;
+        session.require_second_factor()?;
+        Ok(VerifiedSession(session))
+    }
+}
+
+/// A signed-in member past every gate (one-time password, second factor,
+/// mandatory enrolment).
 #[derive(Debug, Clone)]
 pub struct Member(pub SignedInMember);
 

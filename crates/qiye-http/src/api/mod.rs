@@ -34,9 +34,13 @@ use error::V1Error;
 /// The OpenAPI document of `/api/v1`.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "qiye native API", description = "Member sessions, the member-facing directory and the admin API. Errors: {\"errcode\", \"errmsg\"} with the HTTP status given per endpoint; see docs/API.md and docs/ERRCODES.md."),
+    info(title = "qiye native API", description = "Member sessions (CSRF, TOTP second factor, devices), the member-facing directory and the admin API. Errors: {\"errcode\", \"errmsg\"} with the HTTP status given per endpoint; see docs/API.md and docs/ERRCODES.md."),
     paths(
-        session::create, session::delete, me::get, me::change_password,
+        session::create, session::second_factor, session::delete, me::get, me::change_password,
+        me::totp::enroll, me::totp::confirm, me::totp::disable, me::totp::regenerate_recovery_codes,
+        me::devices::list, me::devices::sign_out_one, me::devices::sign_out_all,
+        admin::sessions::list, admin::sessions::revoke_all, admin::corp::get, admin::corp::patch,
+        admin::audit::list, admin::audit::export,
         directory::departments, directory::members, directory::profile, directory::search,
         admin::departments::list, admin::departments::create, admin::departments::update, admin::departments::delete,
         admin::members::list, admin::members::get, admin::members::create, admin::members::update,
@@ -141,8 +145,34 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .route("/session", post(session::create).delete(session::delete))
+        .route("/session/second-factor", post(session::second_factor))
         .route("/me", get(me::get))
         .route("/me/password", post(me::change_password))
+        .route("/me/totp", axum::routing::delete(me::totp::disable))
+        .route("/me/totp/enroll", post(me::totp::enroll))
+        .route("/me/totp/confirm", post(me::totp::confirm))
+        .route(
+            "/me/recovery-codes",
+            post(me::totp::regenerate_recovery_codes),
+        )
+        .route(
+            "/me/sessions",
+            get(me::devices::list).delete(me::devices::sign_out_all),
+        )
+        .route(
+            "/me/sessions/{id}",
+            axum::routing::delete(me::devices::sign_out_one),
+        )
+        .route(
+            "/admin/members/{userid}/sessions",
+            get(admin::sessions::list).delete(admin::sessions::revoke_all),
+        )
+        .route(
+            "/admin/corp",
+            get(admin::corp::get).patch(admin::corp::patch),
+        )
+        .route("/admin/audit", get(admin::audit::list))
+        .route("/admin/audit/export", get(admin::audit::export))
         .route("/directory/departments", get(directory::departments))
         .route(
             "/directory/departments/{id}/members",

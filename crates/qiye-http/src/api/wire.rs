@@ -27,12 +27,21 @@ pub struct CreateSessionRequest {
 pub struct SessionResponse {
     /// The bearer token (also set as the `qiye_session` cookie).
     pub token: String,
+    /// Echo it in `X-CSRF-Token` on unsafe requests authenticated by the
+    /// cookie (also set as the `qiye_csrf` cookie).
+    pub csrf_token: String,
     /// The corp.
     pub corpid: String,
     /// Who signed in.
     pub userid: String,
     /// Only `/me` and `/me/password` work until the password is changed.
     pub must_change_password: bool,
+    /// Only `GET /me`, `POST /session/second-factor` and `DELETE /session`
+    /// work until a TOTP or recovery code is given.
+    pub second_factor_required: bool,
+    /// The corp requires TOTP and the member has none: only `/me`,
+    /// `/me/password`, `/me/totp/*` and `DELETE /session` work until enrolled.
+    pub must_enroll_totp: bool,
     /// Absolute end of the session (Unix ms); it ends earlier after 7 idle days.
     pub expires_at: i64,
 }
@@ -46,6 +55,30 @@ pub struct AdminRoleView {
     pub departments: Vec<u32>,
 }
 
+/// `POST /api/v1/session/second-factor`: exactly one of the two.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SecondFactorRequest {
+    /// The 6-digit code of the authenticator app.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// One of the recovery codes (`xxxx-xxxx`).
+    #[serde(default)]
+    pub recovery_code: Option<String>,
+}
+
+/// The corp, as a member sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeCorpView {
+    /// The corp.
+    pub corpid: String,
+    /// Its name.
+    pub name: String,
+    /// Every member must use TOTP.
+    pub require_2fa: bool,
+    /// The web app shows a watermark.
+    pub watermark: bool,
+}
+
 /// `GET /api/v1/me`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeResponse {
@@ -57,6 +90,16 @@ pub struct MeResponse {
     pub name: String,
     /// A one-time password must be changed first.
     pub must_change_password: bool,
+    /// The session's CSRF token (for a reloaded page).
+    pub csrf_token: String,
+    /// The session still owes its second factor.
+    pub second_factor_required: bool,
+    /// The corp requires TOTP and the member has none.
+    pub must_enroll_totp: bool,
+    /// The member has TOTP.
+    pub totp_enabled: bool,
+    /// The corp's settings the app follows.
+    pub corp: MeCorpView,
     /// Their administrator role, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin: Option<AdminRoleView>,
@@ -513,4 +556,76 @@ pub struct RulesResponse {
     pub visibility: Vec<VisibilityRuleView>,
     /// Protected fields.
     pub fields: Vec<FieldRuleView>,
+}
+
+/// `POST /api/v1/me/totp/enroll`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpEnrollResponse {
+    /// The secret in base32 (for typing into the app).
+    pub secret: String,
+    /// The `otpauth://totp/...` URI.
+    pub otpauth_uri: String,
+    /// The URI as a QR code, an SVG document.
+    pub qr_svg: String,
+}
+
+/// `POST /api/v1/me/totp/confirm`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TotpCodeRequest {
+    /// A 6-digit code from the app.
+    pub code: String,
+}
+
+/// A request confirmed by the member's password.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordConfirmation {
+    /// The current password.
+    pub password: String,
+}
+
+/// New recovery codes, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodesResponse {
+    /// Ten codes `xxxx-xxxx`, each usable once.
+    pub recovery_codes: Vec<String>,
+}
+
+/// One signed-in device.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceView {
+    /// The session's public id (not its token).
+    pub id: String,
+    /// "Chrome 156 on Linux".
+    pub device: String,
+    /// The user agent at sign-in.
+    pub user_agent: Option<String>,
+    /// The IP at sign-in.
+    pub ip: Option<String>,
+    /// When it signed in (ms).
+    pub signed_in_at: i64,
+    /// Its last request (ms, one-minute granularity).
+    pub last_seen: i64,
+    /// It is the session asking.
+    pub current: bool,
+}
+
+impl From<qiye_app::identity::Device> for DeviceView {
+    fn from(d: qiye_app::identity::Device) -> Self {
+        Self {
+            id: d.id,
+            device: d.label,
+            user_agent: d.user_agent,
+            ip: d.ip,
+            signed_in_at: d.signed_in_at,
+            last_seen: d.last_seen,
+            current: d.current,
+        }
+    }
+}
+
+/// A member's devices.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DevicesResponse {
+    /// Oldest first.
+    pub sessions: Vec<DeviceView>,
 }

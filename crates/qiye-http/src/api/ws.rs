@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::chat::wire::{EntryView, SendRequest, SyncRequest, SyncedView};
 use super::chat::{run_sync, send_message};
 use super::error::V1Error;
-use super::extract::presented_token;
+use super::extract::{TokenSource, presented_token_with_source};
 use crate::AppState;
 use crate::extract::client_ip;
 
@@ -137,9 +137,37 @@ impl Drop for IpSlot {
     }
 }
 
+/// A WebSocket upgrade authenticated by the cookie must come from a page of
+/// this server: its `Origin`'s host (and port) equal to the `Host` it was
+/// sent to (870005 otherwise). Browsers send cookies with cross-site
+/// WebSocket upgrades, and the WebSocket has no CSRF header.
+fn check_same_origin(parts: &Parts) -> Result<(), V1Error> {
+    let header_text = |name: axum::http::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+    };
+    let host = header_text(axum::http::header::HOST);
+    let origin_host = header_text(axum::http::header::ORIGIN).and_then(|origin| {
+        origin
+            .split_once("://")
+            .map(|(_, rest)| rest.trim_end_matches('/').to_owned())
+    });
+    match (host, origin_host) {
+        (Some(host), Some(origin)) if host == origin => Ok(()),
+        _ => Err(V1Error::new(
+            ErrCode::CsrfRejected,
+            "a WebSocket signed in by cookie must come from this server's own origin",
+        )),
+    }
+}
+
 /// The member of a WebSocket request: the session from the `Authorization`
-/// header or the cookie (browsers send it), else from `?token=` (clients
-/// that cannot set headers on a WebSocket).
+/// header or the cookie (browsers send it; then the `Origin` must be this
+/// server's), else from `?token=` (clients that cannot set headers on a
+/// WebSocket).
 pub struct WsMember(pub SignedInMember, pub IpAddr);
 
 #[derive(Deserialize)]
@@ -152,7 +180,11 @@ impl FromRequestParts<AppState> for WsMember {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, V1Error> {
         let ip = client_ip(parts);
-        let token = presented_token(parts).or_else(|| {
+        let presented = presented_token_with_source(parts);
+        if let Some((_, TokenSource::Cookie)) = &presented {
+            check_same_origin(parts)?;
+        }
+        let token = presented.map(|(token, _)| token).or_else(|| {
             Query::<TokenQuery>::try_from_uri(&parts.uri)
                 .ok()
                 .and_then(|q| q.0.token)

@@ -5,11 +5,14 @@
 //! administrator as actor; refused ones too.
 
 pub mod apps;
+pub mod audit;
+pub mod corp;
 pub mod departments;
 pub mod escalation;
 pub mod imports;
 pub mod members;
 pub mod rules;
+pub mod sessions;
 pub mod stats;
 pub mod tags;
 
