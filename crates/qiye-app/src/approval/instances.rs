@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use qiye_domain::approval::status;
 use qiye_domain::approval::{
     Actor, Command, Envelope, Event, IdempotencyKey, Instance, SpNo, Submission, Template,
     TemplateId,
 };
-use qiye_domain::ids::{CorpId, UserId};
+use qiye_domain::callback::OutboxEntry;
+use qiye_domain::ids::{AgentId, CorpId, UserId};
 use qiye_domain::ports::{
     ApprovalCommit, ApprovalList, InstanceQuery, InstanceSummary, ListCursor, NewInstance,
     StoreError, TimerRow,
@@ -215,6 +217,7 @@ impl Services {
             return Ok(());
         }
         let at = self.clock.now_millis();
+        let outbox = self.approval_outbox(corp, after, events).await?;
         self.store
             .commit_approval(ApprovalCommit {
                 corp,
@@ -228,11 +231,60 @@ impl Services {
                 timers: projection::scheduled(events),
                 fired,
                 cancelled: projection::ended(events),
-                outbox: Vec::new(),
+                outbox,
                 at,
             })
             .await?;
         Ok(())
+    }
+
+    /// The `sys_approval_change` callbacks of a decision: one per app with
+    /// callback settings whose visible range holds the applicant, telling
+    /// what the decision's first reportable event was. Queued in the
+    /// decision's own transaction, so a change is never committed without
+    /// its callbacks (delivered at least once, in order per app).
+    async fn approval_outbox(
+        &self,
+        corp: &CorpId,
+        after: &Instance,
+        events: &[Event],
+    ) -> AppResult<Vec<OutboxEntry>> {
+        let Some(wire) = &self.callback_wire else {
+            return Ok(Vec::new());
+        };
+        let Some(change) = events
+            .iter()
+            .find_map(|e| status::status_change_event(&e.body))
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(applicant) = after.applicant() else {
+            return Ok(Vec::new());
+        };
+        let listeners = self.listeners(corp).await?;
+        let told: Vec<AgentId> = self
+            .with_org(corp, |dir| {
+                let member = dir.member(applicant);
+                listeners
+                    .iter()
+                    .filter(|l| member.is_some_and(|m| l.reach.member(dir, m)))
+                    .map(|l| l.agentid)
+                    .collect()
+            })
+            .await?;
+        let now = self.clock.now_secs();
+        Ok(told
+            .into_iter()
+            .map(|agentid| {
+                let (event, payload) = wire.approval_event(corp, now, agentid, after, change);
+                OutboxEntry {
+                    agentid: Some(agentid),
+                    event,
+                    payload,
+                    destination: None,
+                }
+            })
+            .collect())
     }
 
     /// An instance, replayed from its stored history.
