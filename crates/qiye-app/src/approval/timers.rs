@@ -71,6 +71,32 @@ impl Services {
         Ok(fired)
     }
 
+    /// The timer worker: runs [`Services::run_approval_timers_once`] until
+    /// `stop` changes, waiting `idle` after a round that found less than a
+    /// full batch.
+    pub async fn run_approval_timers(
+        &self,
+        idle: std::time::Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let full = match self.run_approval_timers_once().await {
+                Ok(n) => n >= APPROVAL_TIMER_BATCH as usize,
+                Err(err) => {
+                    tracing::warn!(%err, "approval timer round failed");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(idle) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
     async fn drop_timer(&self, t: &DueTimer) -> AppResult<()> {
         let instance = self.load_approval(&t.corp, &t.sp_no).await?;
         let key = timer_key(t);
