@@ -1736,3 +1736,500 @@ pub(crate) fn decode_event(
         body: decode_body(doc)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qiye_domain::approval::form::PunchCorrectionValue;
+
+    fn c(s: &str) -> ControlId {
+        ControlId::parse(s).unwrap()
+    }
+    fn k(s: &str) -> NodeKey {
+        NodeKey::parse(s).unwrap()
+    }
+    fn u(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+    fn d(n: i64) -> DeptId {
+        DeptId::new(n).unwrap()
+    }
+
+    /// Every control kind, every node kind, every rule, mode and atom.
+    fn everything() -> TemplateDraft {
+        let zh = |t: &str| vec![LangText::zh(t)];
+        let configs = vec![
+            ControlConfig::Text {
+                max_chars: Some(10),
+            },
+            ControlConfig::Textarea { max_chars: None },
+            ControlConfig::Number {
+                min: Some("-1.5".parse().unwrap()),
+                max: None,
+                places: Some(2),
+            },
+            ControlConfig::Money {
+                min: None,
+                max: Some("100".parse().unwrap()),
+            },
+            ControlConfig::Date {
+                kind: DateKind::Hour,
+            },
+            ControlConfig::DateRange {
+                unit: RangeUnit::HalfDay,
+                workdays: true,
+                perday_secs: 28_800,
+            },
+            ControlConfig::Selector {
+                multi: true,
+                options: vec![SelectorOption {
+                    key: "option-1".into(),
+                    value: zh("甲"),
+                }],
+                relations: vec![("option-1".into(), vec![c("Text-01")])],
+            },
+            ControlConfig::Contact {
+                multi: false,
+                departments: true,
+            },
+            ControlConfig::Tips {
+                content: vec![(
+                    "zh_CN".into(),
+                    vec![
+                        TipsPart::Text("看".into()),
+                        TipsPart::Link {
+                            title: "链接".into(),
+                            url: "https://example.com".into(),
+                        },
+                    ],
+                )],
+            },
+            ControlConfig::File {
+                only_photo: true,
+                max_files: 3,
+            },
+            ControlConfig::Table {
+                children: vec![ControlSpec::new(
+                    "Money-01",
+                    "小计",
+                    false,
+                    ControlConfig::Money {
+                        min: None,
+                        max: None,
+                    },
+                )],
+                print_rows: true,
+            },
+            ControlConfig::Vacation {
+                leave_types: vec![LeaveType {
+                    id: 1,
+                    name: zh("年假"),
+                }],
+            },
+            ControlConfig::Attendance {
+                kind: AttendanceKind::Overtime,
+                unit: RangeUnit::Hour,
+            },
+            ControlConfig::PunchCorrection,
+            ControlConfig::Location { distance: 200 },
+            ControlConfig::RelatedApproval {
+                templates: vec![TemplateId::parse("other").unwrap()],
+            },
+            ControlConfig::Formula {
+                source: "SUM({Table-11.Money-01})*2".into(),
+                expr: Expr::parse("SUM({Table-11.Money-01})*2").unwrap(),
+            },
+            ControlConfig::BankAccount,
+            ControlConfig::PhoneNumber,
+        ];
+        let controls = configs
+            .into_iter()
+            .enumerate()
+            .map(|(i, config)| {
+                let id = format!("{}-{:02}", config.kind().wecom_name(), i + 1);
+                let mut spec = ControlSpec::new(&id, &format!("标题{i}"), i % 2 == 0, config);
+                spec.placeholder = zh("请填写");
+                spec.un_print = i % 3 == 0;
+                spec
+            })
+            .collect();
+        let task = |rule, mode, next: Option<&str>| TaskNode {
+            rule,
+            mode,
+            on_empty: Some(EmptyPolicy::ToAdmins),
+            applicant_is_approver: SelfPolicy::ToLeader,
+            timeout: Some(Timeout {
+                remind_after_secs: Some(60),
+                deadline: Some((3600, TimeoutAction::EscalateToLeader)),
+            }),
+            next: next.map(k),
+        };
+        let node = |key: &str, kind| FlowNode {
+            key: k(key),
+            name: key.into(),
+            kind,
+        };
+        let atoms = vec![
+            Atom::Compare {
+                control: c("Money-04"),
+                cmp: Cmp::Ge,
+                value: "10.5".parse().unwrap(),
+            },
+            Atom::AnyOf {
+                control: c("Selector-07"),
+                keys: vec!["option-1".into()],
+            },
+            Atom::NoneOf {
+                control: c("Selector-07"),
+                keys: vec![],
+            },
+            Atom::Contains {
+                control: c("Text-01"),
+                text: "急".into(),
+            },
+            Atom::IsEmpty {
+                control: c("Textarea-02"),
+            },
+            Atom::ApplicantInDept { dept: d(3) },
+            Atom::ApplicantHasRole { role: TagId(2) },
+        ];
+        TemplateDraft {
+            id: TemplateId::parse("everything").unwrap(),
+            name: vec![
+                LangText::zh("全部"),
+                LangText {
+                    text: "All".into(),
+                    lang: "en".into(),
+                },
+            ],
+            form: FormSpec { controls },
+            flow: Flow {
+                start: Some(k("gate")),
+                nodes: vec![
+                    node(
+                        "gate",
+                        NodeKind::Exclusive {
+                            branches: vec![
+                                Branch {
+                                    name: "大".into(),
+                                    priority: 1,
+                                    condition: Some(Condition {
+                                        any_of: vec![atoms[..3].to_vec(), atoms[3..].to_vec()],
+                                    }),
+                                    target: Some(k("split")),
+                                },
+                                Branch {
+                                    name: "默认".into(),
+                                    priority: 2,
+                                    condition: None,
+                                    target: None,
+                                },
+                            ],
+                        },
+                    ),
+                    node(
+                        "split",
+                        NodeKind::Parallel {
+                            branches: vec![k("a"), k("b")],
+                            join: k("join"),
+                        },
+                    ),
+                    node(
+                        "a",
+                        NodeKind::Approval(task(
+                            ApproverRule::LeaderChain {
+                                source: ChainSource::DeptHead,
+                                stop_level: 3,
+                            },
+                            SignMode::Ratio { percent: 60 },
+                            Some("join"),
+                        )),
+                    ),
+                    node(
+                        "b",
+                        NodeKind::Handler(task(
+                            ApproverRule::ChosenByApplicant { multi: true },
+                            SignMode::Vote { pass: 2 },
+                            Some("join"),
+                        )),
+                    ),
+                    node(
+                        "join",
+                        NodeKind::Join {
+                            next: Some(k("cc")),
+                        },
+                    ),
+                    node(
+                        "cc",
+                        NodeKind::Cc {
+                            rule: ApproverRule::Role(TagId(1)),
+                            next: Some(k("last")),
+                        },
+                    ),
+                    node(
+                        "last",
+                        NodeKind::Approval(task(
+                            ApproverRule::Leader {
+                                source: ChainSource::Superior,
+                                level: 2,
+                            },
+                            SignMode::Sequential,
+                            None,
+                        )),
+                    ),
+                ],
+                dedup: Dedup::KeepLast,
+            },
+            admins: vec![u("gina")],
+            withdraw: WithdrawRule::BeforeFirstApproval,
+        }
+    }
+
+    #[test]
+    fn drafts_round_trip() {
+        let draft = everything();
+        assert_eq!(decode_template(&encode_template(&draft)).unwrap(), draft);
+    }
+
+    #[test]
+    fn values_round_trip() {
+        let range = DateRangeValue {
+            unit: RangeUnit::Hour,
+            begin: 1,
+            end: 7201,
+            duration: 7200,
+            zone_offset: Some(8),
+        };
+        let slices = Some(SliceInfo {
+            day_items: vec![DaySlice {
+                daytime: 0,
+                duration: 7200,
+            }],
+            duration: 7200,
+            state: 1,
+        });
+        let mut row = BTreeMap::new();
+        row.insert(c("Money-01"), ControlValue::Money(Money { minor: 5 }));
+        let values = vec![
+            ControlValue::Text("文 <x>".into()),
+            ControlValue::Number("-0.000001".parse().unwrap()),
+            ControlValue::Money(Money { minor: 12_345 }),
+            ControlValue::Date(DateValue {
+                kind: DateKind::Day,
+                at: 1_700_000_000,
+                zone_offset: None,
+            }),
+            ControlValue::DateRange(range),
+            ControlValue::Selector(vec!["option-1".into()]),
+            ControlValue::Members(vec![MemberRef {
+                userid: u("bob"),
+                name: "Bob".into(),
+            }]),
+            ControlValue::Departments(vec![DeptRef {
+                dept: d(2),
+                name: "销售".into(),
+            }]),
+            ControlValue::Files(vec![FileRef {
+                file_id: "m1".into(),
+                file_name: "a.pdf".into(),
+            }]),
+            ControlValue::Table(vec![row]),
+            ControlValue::Vacation(VacationValue {
+                leave_type: 1,
+                range,
+                slices: slices.clone(),
+            }),
+            ControlValue::Attendance(AttendanceValue {
+                kind: AttendanceKind::BusinessTrip,
+                range,
+                slices: None,
+            }),
+            ControlValue::PunchCorrection(PunchCorrectionValue {
+                state: "正常".into(),
+                time: 1,
+                version: 1,
+                daymonthyear: 2,
+            }),
+            ControlValue::Location(LocationValue {
+                latitude: "30.547030".parse().unwrap(),
+                longitude: "104.062890".parse().unwrap(),
+                title: "天府".into(),
+                address: "成都".into(),
+                time: 3,
+            }),
+            ControlValue::RelatedApproval(vec![SpNo::parse("201909270001").unwrap()]),
+            ControlValue::Formula("24.69".parse().unwrap()),
+            ControlValue::BankAccount(BankAccount {
+                account_type: 2,
+                account_name: "张三".into(),
+                account_number: "6222000011112222".into(),
+                remark: String::new(),
+                bank: Bank {
+                    bank_alias: "工商银行".into(),
+                    province_code: 51,
+                    ..Bank::default()
+                },
+            }),
+            ControlValue::Phone(PhoneNumber {
+                country_code: "86".into(),
+                number: "13800000000".into(),
+            }),
+        ];
+        for v in values {
+            let doc = serde_json::to_string(&encode_value(&v)).unwrap();
+            let back = decode_value(serde_json::from_str(&doc).unwrap()).unwrap();
+            assert_eq!(back, v, "{doc}");
+        }
+    }
+
+    #[test]
+    fn event_bodies_round_trip() {
+        let reasons = vec![
+            Reason::Named,
+            Reason::Role(TagId(1)),
+            Reason::Leader {
+                level: 2,
+                via: u("bob"),
+            },
+            Reason::DeptHead {
+                level: 1,
+                dept: d(3),
+            },
+            Reason::ChosenByApplicant,
+            Reason::FromControl(c("Contact-08")),
+            Reason::FromControlDeptHead {
+                control: c("Contact-08"),
+                dept: d(4),
+            },
+            Reason::Applicant,
+            Reason::Admin,
+            Reason::InsteadOfApplicant,
+            Reason::TransferredBy(u("carol")),
+            Reason::AddedBy {
+                by: u("dave"),
+                position: AddSignPosition::After,
+            },
+            Reason::Escalated { from: u("erin") },
+        ];
+        let statuses = vec![
+            RecordStatus::Pending,
+            RecordStatus::Waiting,
+            RecordStatus::Approving,
+            RecordStatus::Approved,
+            RecordStatus::Rejected,
+            RecordStatus::Handled,
+            RecordStatus::Transferred(RecordId(3)),
+            RecordStatus::HandedOver(RecordId(4)),
+            RecordStatus::Returned(k("a")),
+            RecordStatus::Auto {
+                approved: false,
+                why: AutoReason::Timeout,
+            },
+            RecordStatus::Skipped(AutoReason::Dedup { node: k("b") }),
+            RecordStatus::Superseded,
+        ];
+        let mut bodies: Vec<EventBody> = reasons
+            .into_iter()
+            .map(|reason| EventBody::RecordOpened {
+                record: RecordId(1),
+                activation: ActivationId(1),
+                user: u("bob"),
+                reason,
+                stage: 2,
+                parent: Some(RecordId(9)),
+            })
+            .collect();
+        bodies.extend(statuses.into_iter().map(|status| EventBody::RecordChanged {
+            record: RecordId(1),
+            status,
+            speech: "好".into(),
+        }));
+        bodies.extend([
+            EventBody::BranchTaken {
+                gateway: k("gate"),
+                branch: 1,
+            },
+            EventBody::Activated {
+                activation: ActivationId(2),
+                node: k("a"),
+                attempt: 2,
+                by_return: true,
+                path: vec![(k("split"), 0)],
+                timers: vec![Timer {
+                    kind: TimerKind::Deadline,
+                    due_at: 99,
+                }],
+            },
+            EventBody::ActivationEnded {
+                activation: ActivationId(2),
+                status: ActivationStatus::Cancelled(CancelReason::Returned),
+                auto: Some(AutoReason::EmptyApprover),
+            },
+            EventBody::JoinArrived {
+                join: k("join"),
+                branch: 1,
+            },
+            EventBody::JoinPassed { join: k("join") },
+            EventBody::JoinsReset {
+                joins: vec![k("join")],
+            },
+            EventBody::CcSent {
+                node: k("cc"),
+                users: vec![(u("frank"), Reason::Role(TagId(1)))],
+            },
+            EventBody::Returned {
+                record: RecordId(5),
+                to: k("a"),
+            },
+            EventBody::Commented {
+                id: 1,
+                by: u("alice"),
+                text: "补充".into(),
+            },
+            EventBody::Urged {
+                users: vec![u("bob")],
+            },
+            EventBody::Reminded {
+                activation: ActivationId(2),
+                users: vec![u("bob")],
+            },
+            EventBody::TimerFired {
+                activation: ActivationId(2),
+                kind: TimerKind::Remind,
+            },
+            EventBody::Finished {
+                status: InstanceStatus::Withdrawn,
+            },
+        ]);
+        for (n, body) in bodies.into_iter().enumerate() {
+            let seq = n as u64 + 1;
+            let raw = encode_event_body(&body);
+            let event = decode_event(seq, 7, "key-1", Some("alice"), &raw).unwrap();
+            assert_eq!(event.body, body, "{raw}");
+            assert_eq!(event.actor, Actor::Member(u("alice")));
+        }
+        assert_eq!(
+            decode_event(1, 7, "k", None, r#"{"k":"urged","v":{"users":[]}}"#)
+                .unwrap()
+                .actor,
+            Actor::System
+        );
+    }
+
+    #[test]
+    fn corrupt_documents_are_refused() {
+        assert!(decode_template("{").is_err());
+        assert!(decode_event(1, 0, "k", None, r#"{"k":"nope"}"#).is_err());
+        assert!(
+            decode_event(
+                1,
+                0,
+                "k",
+                None,
+                r#"{"k":"urged","v":{"users":["bad id!"]}}"#
+            )
+            .is_err()
+        );
+        assert!(decode_event(1, 0, "bad key!", None, r#"{"k":"urged","v":{"users":[]}}"#).is_err());
+    }
+}
