@@ -1869,7 +1869,7 @@ mod tests {
             name: key.into(),
             kind,
         };
-        let atoms = vec![
+        let atoms = [
             Atom::Compare {
                 control: c("Money-04"),
                 cmp: Cmp::Ge,
