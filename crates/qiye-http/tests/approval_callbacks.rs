@@ -206,7 +206,10 @@ async fn decisions_queue_sys_approval_change_for_apps_that_see_the_applicant() {
         .await
         .unwrap();
 
-        let mut log = store.delivery_log(&corp, wide.agentid, 10).await.unwrap();
+        let mut log = store
+            .delivery_log(&corp, wide.agentid, None, 10)
+            .await
+            .unwrap();
         log.reverse();
         assert_eq!(log.len(), 2, "submitted, then approved");
         assert!(log.iter().all(|e| e.event == "sys_approval_change"));
@@ -242,7 +245,7 @@ async fn decisions_queue_sys_approval_change_for_apps_that_see_the_applicant() {
         // The app that cannot see alice hears nothing.
         assert!(
             store
-                .delivery_log(&corp, narrow.agentid, 10)
+                .delivery_log(&corp, narrow.agentid, None, 10)
                 .await
                 .unwrap()
                 .is_empty()
