@@ -41,6 +41,16 @@ pub trait CallbackWire: Send + Sync + 'static {
         errcode: i64,
         errmsg: &str,
     ) -> Option<(String, String)>;
+    /// The `sys_approval_change` event of an instance just changed, for the
+    /// app `agentid`; `change` is WeCom's `StatuChangeEvent` code.
+    fn approval_event(
+        &self,
+        corp: &CorpId,
+        create_time_secs: i64,
+        agentid: AgentId,
+        instance: &qiye_domain::approval::Instance,
+        change: u8,
+    ) -> (String, String);
     /// The `template_card_event` of a member's click on an app's card.
     fn card_event(
         &self,

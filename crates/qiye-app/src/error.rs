@@ -167,6 +167,9 @@ pub enum AppError {
     /// The corp does not exist (operator commands).
     #[error("corp not found")]
     CorpNotFound,
+    /// An approval request was refused.
+    #[error(transparent)]
+    Approval(#[from] crate::approval::ApprovalUseError),
     /// Storage failed; the cause is logged where it happened.
     #[error("storage: {0}")]
     Store(StoreError),

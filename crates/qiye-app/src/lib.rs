@@ -7,6 +7,7 @@
 //! limiter housekeeping) is a single-step [`Services::housekeeping`] that the
 //! server calls on a timer and tests call directly.
 
+pub mod approval;
 pub mod apps;
 pub mod auth;
 pub mod callbacks;
@@ -85,6 +86,8 @@ pub struct Services {
     media_dir: Option<PathBuf>,
     /// Messaging state: live connections, the message writer, caches.
     messaging: messaging::Messaging,
+    /// Approvals: one lock per instance being acted on.
+    approvals: approval::Approvals,
     /// The second channel for unread urgent messages (e-mail, SMS), when
     /// configured.
     second_channel: Option<Arc<dyn notify::SecondChannel>>,
@@ -136,6 +139,7 @@ impl Services {
             export_wire: None,
             media_dir: config.media_dir,
             messaging: messaging::Messaging::default(),
+            approvals: approval::Approvals::default(),
             second_channel: None,
             public_url: String::new(),
             job_signal: tokio::sync::Notify::new(),

@@ -337,6 +337,7 @@ pub trait Store:
     + MessageStore
     + EscalationStore
     + IdentityStore
+    + ApprovalStore
     + Send
     + Sync
     + 'static
@@ -714,4 +715,297 @@ pub trait EscalationStore: Send + Sync {
         conv: &ConvId,
         seq: Seq,
     ) -> StoreResult<Vec<crate::escalation::Escalation>>;
+}
+
+/// A template as the store keeps it: the draft being edited and, once
+/// published, its latest version number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTemplate {
+    /// The draft (what the next publication would freeze).
+    pub draft: crate::approval::TemplateDraft,
+    /// The latest published version; `None` while never published.
+    pub published: Option<crate::approval::TemplateVersion>,
+    /// When created and last changed (ms).
+    pub created_at: i64,
+    /// When last changed (ms).
+    pub updated_at: i64,
+}
+
+/// The row of a new instance, written with its first events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInstance {
+    /// The template.
+    pub template: crate::approval::TemplateId,
+    /// Its version, kept for the instance's whole life.
+    pub version: crate::approval::TemplateVersion,
+    /// The applicant.
+    pub applicant: UserId,
+    /// When submitted (Unix seconds).
+    pub submitted_at: i64,
+}
+
+/// Where a member's record of an instance belongs in their lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// They can act now (待办).
+    Todo,
+    /// In none of the lists: not their turn yet (a later sequential
+    /// stage, waiting for added signers), or ended without them (another
+    /// approver decided the node, the instance was withdrawn).
+    Closed,
+    /// They acted, or it was decided for them (已办).
+    Done,
+    /// They were CC'd (抄送我的).
+    Cc,
+}
+
+/// One row of the task projection: a member's record (or CC) of an
+/// instance. Rows are upserted by `(sp_no, record)`; CC rows use record 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    /// The record (0 for a CC).
+    pub record: u32,
+    /// The member.
+    pub user: UserId,
+    /// Its list.
+    pub state: TaskState,
+    /// Sort time of the list (ms): when it entered the list.
+    pub at: i64,
+}
+
+/// A timer to keep durably until it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerRow {
+    /// Its activation.
+    pub activation: crate::approval::ActivationId,
+    /// Which.
+    pub kind: crate::approval::TimerKind,
+    /// Due at, Unix seconds.
+    pub due_at: i64,
+}
+
+/// Everything one decision of an instance writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct ApprovalCommit<'a> {
+    /// The corp.
+    pub corp: &'a CorpId,
+    /// The instance.
+    pub sp_no: &'a crate::approval::SpNo,
+    /// Set for the first commit of an instance (its submission).
+    pub new: Option<NewInstance>,
+    /// The new events, numbered after the last stored one: their first
+    /// `seq` must be the next free one, or the commit is refused with
+    /// `Conflict` (another writer appended first).
+    pub events: &'a [crate::approval::Event],
+    /// The command's idempotency key, unique per instance (`Conflict` if
+    /// stored already).
+    pub key: &'a crate::approval::IdempotencyKey,
+    /// The instance's state after the events.
+    pub status: crate::approval::InstanceStatus,
+    /// When it finished, if it did (Unix seconds).
+    pub finished_at: Option<i64>,
+    /// Task rows that changed.
+    pub tasks: Vec<TaskRow>,
+    /// Timers to schedule.
+    pub timers: Vec<TimerRow>,
+    /// The timer this decision consumes: deleted in the same transaction,
+    /// and the commit is refused with `Conflict` if it is gone (fired
+    /// already elsewhere).
+    pub fired: Option<TimerRow>,
+    /// Timers of activations that ended (deleted, never fired).
+    pub cancelled: Vec<crate::approval::ActivationId>,
+    /// Callback events (`sys_approval_change`).
+    pub outbox: Vec<crate::callback::OutboxEntry>,
+    /// When (ms).
+    pub at: i64,
+}
+
+/// A stored instance: its pinned template version and its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredInstance {
+    /// The template.
+    pub template: crate::approval::TemplateId,
+    /// Its version.
+    pub version: crate::approval::TemplateVersion,
+    /// Every event, in order.
+    pub events: Vec<crate::approval::Event>,
+}
+
+/// A line of a list of instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSummary {
+    /// The instance.
+    pub sp_no: crate::approval::SpNo,
+    /// The template.
+    pub template: crate::approval::TemplateId,
+    /// Its version.
+    pub version: crate::approval::TemplateVersion,
+    /// The applicant.
+    pub applicant: UserId,
+    /// State.
+    pub status: crate::approval::InstanceStatus,
+    /// When submitted (Unix seconds).
+    pub submitted_at: i64,
+    /// When finished (Unix seconds).
+    pub finished_at: Option<i64>,
+    /// The list's sort time (ms): for task lists when the row entered the
+    /// list, for other lists the submission (ms).
+    pub at: i64,
+    /// The record the line is about (task lists; 0 otherwise).
+    pub record: u32,
+}
+
+/// Which list of a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalList {
+    /// 待处理.
+    Todo,
+    /// 已处理.
+    Done,
+    /// 已发起.
+    Applied,
+    /// 抄送我的.
+    Cc,
+}
+
+/// A page position: the last line's `(at, sp_no, record)`; lines after it
+/// come next (newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    /// Sort time of the last line.
+    pub at: i64,
+    /// Its instance.
+    pub sp_no: String,
+    /// Its record.
+    pub record: u32,
+}
+
+/// Filters of `oa/getapprovalinfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstanceQuery {
+    /// Submitted at or after (Unix seconds).
+    pub start: i64,
+    /// Submitted at or before (Unix seconds).
+    pub end: i64,
+    /// Only this template.
+    pub template: Option<crate::approval::TemplateId>,
+    /// Only this applicant.
+    pub applicant: Option<UserId>,
+    /// Only these states.
+    pub status: Option<crate::approval::InstanceStatus>,
+    /// Continue after this instance (by submission time, then number).
+    pub after: Option<(i64, String)>,
+    /// Most lines.
+    pub limit: u32,
+}
+
+/// A due timer claimed under a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimer {
+    /// The corp.
+    pub corp: CorpId,
+    /// The instance.
+    pub sp_no: crate::approval::SpNo,
+    /// The timer.
+    pub timer: TimerRow,
+}
+
+/// Approval templates, instances (an append-only event log each), the
+/// task projection and durable timers.
+///
+/// Invariants every implementation keeps:
+/// - an instance's events are numbered 1, 2, 3, ... with no gap and no
+///   repeat: [`ApprovalStore::commit_approval`] refuses (`Conflict`) events
+///   whose first number is not the next free one, so of two writers that
+///   decided on the same state exactly one commits;
+/// - an idempotency key is stored once per instance;
+/// - a timer is consumed by exactly one commit (a conditional delete that
+///   one transaction wins), and a claim leases it so two nodes do not work
+///   on it at once;
+/// - the events, the instance row, its task rows, its timers and its
+///   callback events are written in one transaction;
+/// - a template version, once published, never changes.
+#[async_trait]
+pub trait ApprovalStore: Send + Sync {
+    /// Creates a template draft; `Conflict` if the id is taken in the corp.
+    async fn create_template(
+        &self,
+        corp: &CorpId,
+        draft: &crate::approval::TemplateDraft,
+        at: i64,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Replaces a template's draft; `NotFound` if it does not exist.
+    async fn update_template(
+        &self,
+        corp: &CorpId,
+        draft: &crate::approval::TemplateDraft,
+        at: i64,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Stores a published version; `Conflict` unless it is the version
+    /// after the latest.
+    async fn publish_template(
+        &self,
+        corp: &CorpId,
+        template: &crate::approval::Template,
+        at: i64,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// A template's draft and latest version number.
+    async fn template(
+        &self,
+        corp: &CorpId,
+        id: &crate::approval::TemplateId,
+    ) -> StoreResult<StoredTemplate>;
+    /// A published version (the latest with `None`); `NotFound` if none.
+    async fn template_version(
+        &self,
+        corp: &CorpId,
+        id: &crate::approval::TemplateId,
+        version: Option<crate::approval::TemplateVersion>,
+    ) -> StoreResult<crate::approval::Template>;
+    /// The corp's templates, by id.
+    async fn list_templates(&self, corp: &CorpId) -> StoreResult<Vec<StoredTemplate>>;
+    /// The next instance number of the corp for a day (`YYYYMMDD`):
+    /// `YYYYMMDD0001`, `YYYYMMDD0002`, ...; never the same twice.
+    async fn next_sp_no(&self, corp: &CorpId, day: u32) -> StoreResult<crate::approval::SpNo>;
+    /// Writes one decision; see the trait's invariants.
+    async fn commit_approval(&self, commit: ApprovalCommit<'_>) -> StoreResult<()>;
+    /// An instance with its history.
+    async fn instance(
+        &self,
+        corp: &CorpId,
+        sp_no: &crate::approval::SpNo,
+    ) -> StoreResult<StoredInstance>;
+    /// A page of a member's list, newest first.
+    async fn approval_list(
+        &self,
+        corp: &CorpId,
+        user: &UserId,
+        list: ApprovalList,
+        after: Option<&ListCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<InstanceSummary>>;
+    /// Instances by submission time (oldest first) with filters.
+    async fn query_instances(
+        &self,
+        corp: &CorpId,
+        query: &InstanceQuery,
+    ) -> StoreResult<Vec<InstanceSummary>>;
+    /// Claims up to `limit` timers due at `now` (Unix seconds) whose lease
+    /// lapsed (`now_ms`), leasing them until `now_ms + lease_ms`.
+    async fn claim_timers(
+        &self,
+        now: i64,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DueTimer>>;
+    /// The instance's pending timers, by due time.
+    async fn timers_of(
+        &self,
+        corp: &CorpId,
+        sp_no: &crate::approval::SpNo,
+    ) -> StoreResult<Vec<TimerRow>>;
 }

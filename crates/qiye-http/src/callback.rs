@@ -21,6 +21,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use qiye_app::callbacks::CallbackWire;
+use qiye_domain::approval::model::display_text;
+use qiye_domain::approval::{Instance, status};
 use qiye_domain::callback::CallbackConfig;
 use qiye_domain::directory::{
     Department, DirChange, ExtAttr, ExtAttrValue as DomainExtAttrValue, Member,
@@ -28,8 +30,9 @@ use qiye_domain::directory::{
 use qiye_domain::ids::{AgentId, CorpId, DeptId};
 use qiye_domain::job::JobType;
 use qiye_wecom::callback_xml::{
-    BatchJobResult, BatchJobType, CallbackEvent, ContactChange, ExtAttrItem,
-    ExtAttrValue as WireExtAttrValue, UserChange, event_xml,
+    ApprovalChange, ApprovalComment, ApprovalDetail, ApprovalNodeRecord, BatchJobResult,
+    BatchJobType, CallbackEvent, ContactChange, ExtAttrItem, ExtAttrValue as WireExtAttrValue,
+    UserChange, approval_change_xml, event_xml,
 };
 use qiye_wecom::crypto::{CallbackCrypto, SealedMessage};
 use rand::Rng as _;
@@ -382,6 +385,65 @@ async fn read_limited(
     Ok(Some(body))
 }
 
+/// An instance as `sys_approval_change` tells it: one `SpRecord` per node
+/// reached that asks people, in order, with each record's code.
+fn approval_change(agentid: AgentId, instance: &Instance, change: u8) -> ApprovalChange {
+    let template = instance.template();
+    let records = instance
+        .activations()
+        .iter()
+        .filter_map(|act| {
+            let task = template.flow().node(&act.node)?.task()?;
+            let details = instance
+                .records()
+                .iter()
+                .filter(|r| r.activation == act.id)
+                .map(|r| ApprovalDetail {
+                    userid: r.user.as_str().to_owned(),
+                    speech: r.speech.clone(),
+                    sp_status: status::record_code(&r.status, act.status),
+                    sp_time: r.acted_at.unwrap_or(0),
+                })
+                .collect();
+            Some(ApprovalNodeRecord {
+                sp_status: status::node_code(act.status),
+                approver_attr: status::approver_attr(task.mode),
+                details,
+            })
+        })
+        .collect();
+    ApprovalChange {
+        agent_id: agentid.get(),
+        sp_no: instance.sp_no().as_str().to_owned(),
+        sp_name: display_text(template.name()).to_owned(),
+        sp_status: status::SpStatus::of(instance.status()).map_or(0, status::SpStatus::code),
+        template_id: template.id().as_str().to_owned(),
+        apply_time: instance.times().0.unwrap_or(0),
+        applyer: instance
+            .applicant()
+            .map(|u| u.as_str().to_owned())
+            .unwrap_or_default(),
+        applyer_party: instance.dept().map_or(0, |d| i64::from(d.get())),
+        records,
+        notifyer: instance
+            .cc()
+            .iter()
+            .map(|(u, _, _)| u.as_str().to_owned())
+            .collect(),
+        comments: instance
+            .comments()
+            .iter()
+            .map(|c| ApprovalComment {
+                userid: c.by.as_str().to_owned(),
+                time: c.at,
+                content: c.text.clone(),
+                id: c.id.to_string(),
+            })
+            .collect(),
+        change,
+    }
+}
+
 /// Whether a verification answer is the echostr plaintext: exactly, or
 /// with one trailing newline.
 fn echo_matches(body: &[u8], plaintext: &str) -> bool {
@@ -407,6 +469,21 @@ impl CallbackWire for WecomCallbackWire {
             &CallbackEvent::Contact(change),
         );
         vec![(name, xml)]
+    }
+
+    fn approval_event(
+        &self,
+        corp: &CorpId,
+        create_time_secs: i64,
+        agentid: AgentId,
+        instance: &Instance,
+        change: u8,
+    ) -> (String, String) {
+        let event = approval_change(agentid, instance, change);
+        (
+            "sys_approval_change".to_owned(),
+            approval_change_xml(corp.as_str(), create_time_secs, &event),
+        )
     }
 
     fn batch_job_event(

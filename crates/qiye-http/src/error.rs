@@ -2,6 +2,7 @@
 //! errcode. Internal causes are logged here, once, and never sent.
 
 use axum::response::{IntoResponse, Response};
+use qiye_app::approval::ApprovalUseError;
 use qiye_app::{AppError, AuthError, SessionError};
 use qiye_domain::app::AppFieldError;
 use qiye_domain::ids::IdError;
@@ -103,6 +104,10 @@ impl From<AppError> for ApiError {
             AppError::Conversation(c) => conversation_errcode(c),
             AppError::Message(m) => message_errcode(m),
             AppError::Job(job) => table_code(job.errcode()),
+            // No approval endpoint is routed yet; WeCom's 301025 / 301055 /
+            // 301057 come with `oa/*`.
+            AppError::Approval(ApprovalUseError::Busy) => ErrCode::SystemBusy,
+            AppError::Approval(_) => ErrCode::InvalidParameter,
             AppError::Store(cause) => {
                 tracing::error!(%cause, "storage failure");
                 return ApiError::new(ErrCode::SystemBusy);

@@ -1,9 +1,11 @@
 //! `qiye serve`: the HTTP listener, the metrics listener, background
-//! housekeeping, callback delivery, directory jobs and urgent escalations,
-//! the first-start bootstrap and graceful shutdown.
+//! housekeeping, callback delivery, directory jobs, urgent escalations and
+//! approval timers, the first-start bootstrap and graceful shutdown.
 //!
-//! [`LocalServer`] (tests, benchmarks) does not run the escalation loop:
-//! tests drive it with `Services::run_escalations_once` on their clock.
+//! [`LocalServer`] (tests, benchmarks) does not run the escalation and
+//! approval timer loops: tests drive them with
+//! `Services::run_escalations_once` and `Services::run_approval_timers_once`
+//! on their clock.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,6 +39,10 @@ const JOB_POLL_IDLE: Duration = Duration::from_secs(2);
 /// How often the escalation worker looks for unread urgent messages due
 /// for another notice.
 const ESCALATION_POLL_IDLE: Duration = Duration::from_secs(5);
+
+/// How often the approval timer worker looks for due timers (timers have a
+/// resolution of one second).
+const APPROVAL_TIMER_POLL_IDLE: Duration = Duration::from_secs(1);
 
 /// How long shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -163,6 +169,13 @@ pub fn second_channel(
 /// Escalates unread urgent messages (e-mail, SMS) until told to stop.
 pub async fn escalation_loop(services: Arc<Services>, stop: watch::Receiver<bool>) {
     services.run_escalations(ESCALATION_POLL_IDLE, stop).await;
+}
+
+/// Fires approval timers (reminders, deadlines) until told to stop.
+pub async fn approval_timer_loop(services: Arc<Services>, stop: watch::Receiver<bool>) {
+    services
+        .run_approval_timers(APPROVAL_TIMER_POLL_IDLE, stop)
+        .await;
 }
 
 /// Waits up to `grace` for a background task to finish, then aborts it.
@@ -303,6 +316,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let jobs = tokio::spawn(job_loop(Arc::clone(&services), stop_rx.clone()));
     // --- second channel for urgent messages (escalation) ---
     let escalations = tokio::spawn(escalation_loop(Arc::clone(&services), stop_rx.clone()));
+    let approval_timers = tokio::spawn(approval_timer_loop(Arc::clone(&services), stop_rx.clone()));
 
     if let (Some(url), Some(bus)) = (config.nats(), &bus) {
         println!(
@@ -341,6 +355,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     stop_within(delivery, DELIVERY_STOP_GRACE, "callback delivery").await?;
     stop_within(jobs, DELIVERY_STOP_GRACE, "directory jobs").await?;
     stop_within(escalations, DELIVERY_STOP_GRACE, "urgent escalations").await?;
+    stop_within(approval_timers, DELIVERY_STOP_GRACE, "approval timers").await?;
     if let Some(task) = subscriber {
         task.abort();
     }

@@ -7,12 +7,14 @@
 use std::sync::Arc;
 
 mod access;
+mod approvals;
 mod directory;
 mod escalations;
 mod jobs;
 mod messages;
 
 pub use access::*;
+pub use approvals::*;
 pub use directory::*;
 pub use escalations::*;
 pub use jobs::*;
@@ -76,7 +78,12 @@ macro_rules! conformance_tests {
             duplicate_check_and_delivery_statistics,
             urgent_messages_escalate_until_read,
             escalations_are_claimed_once_per_lease,
-            escalations_are_isolated_per_corp
+            escalations_are_isolated_per_corp,
+            approval_templates_are_versioned,
+            approval_numbers_never_repeat,
+            approval_events_have_one_writer,
+            approval_timers_fire_once,
+            approval_lists_page_and_stay_in_their_corp
         );
     };
     (@each $open:expr; $($story:ident),* $(,)?) => {

@@ -17,6 +17,7 @@
 //!   decides on, so concurrent `gettoken` calls share one token.
 
 mod access;
+mod approvals;
 mod apps;
 mod audit;
 mod binds;

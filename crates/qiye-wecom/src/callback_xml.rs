@@ -586,6 +586,132 @@ pub fn template_card_event_xml(
     w.finish()
 }
 
+/// One approver's line of a `sys_approval_change` record (`Details`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalDetail {
+    /// `Approver/UserId`.
+    pub userid: String,
+    /// `Speech`: their opinion.
+    pub speech: String,
+    /// `SpStatus`: their record's code (1 pending, 2 agreed, 3 rejected, ...).
+    pub sp_status: u8,
+    /// `SpTime`: when they acted (0 while pending).
+    pub sp_time: i64,
+}
+
+/// One node of a `sys_approval_change` (`SpRecord`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalNodeRecord {
+    /// `SpStatus`: the node's code.
+    pub sp_status: u8,
+    /// `ApproverAttr`: 1 或签, 2 会签.
+    pub approver_attr: u8,
+    /// `Details`.
+    pub details: Vec<ApprovalDetail>,
+}
+
+/// A comment of a `sys_approval_change` (`Comments`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalComment {
+    /// `CommentUserInfo/UserId`.
+    pub userid: String,
+    /// `CommentTime`.
+    pub time: i64,
+    /// `CommentContent`.
+    pub content: String,
+    /// `CommentId`.
+    pub id: String,
+}
+
+/// A `sys_approval_change` event: an instance changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalChange {
+    /// `AgentID`: the app told.
+    pub agent_id: i64,
+    /// `SpNo`.
+    pub sp_no: String,
+    /// `SpName`: the template's name.
+    pub sp_name: String,
+    /// `SpStatus`: the instance's code.
+    pub sp_status: u8,
+    /// `TemplateId`.
+    pub template_id: String,
+    /// `ApplyTime`.
+    pub apply_time: i64,
+    /// `Applyer/UserId`.
+    pub applyer: String,
+    /// `Applyer/Party`: the submit-as department.
+    pub applyer_party: i64,
+    /// `SpRecord`, one per node reached.
+    pub records: Vec<ApprovalNodeRecord>,
+    /// `Notifyer/UserId`: the CC'd members.
+    pub notifyer: Vec<String>,
+    /// `Comments`.
+    pub comments: Vec<ApprovalComment>,
+    /// `StatuChangeEvent`: what happened (1 submitted, 2 agreed, ...).
+    pub change: u8,
+}
+
+/// The plaintext XML of a `sys_approval_change` addressed to `corp_id`,
+/// from `sys`, stamped with `create_time`. Elements in WeCom's order:
+/// `ToUserName`, `FromUserName`, `CreateTime`, `MsgType`, `Event`,
+/// `AgentID`, `ApprovalInfo{SpNo, SpName, SpStatus, TemplateId, ApplyTime,
+/// Applyer{UserId, Party}, SpRecord*{SpStatus, ApproverAttr,
+/// Details*{Approver{UserId}, Speech, SpStatus, SpTime}}, Notifyer*{UserId},
+/// Comments*{CommentUserInfo{UserId}, CommentTime, CommentContent,
+/// CommentId}, StatuChangeEvent}`.
+pub fn approval_change_xml(corp_id: &str, create_time: i64, event: &ApprovalChange) -> String {
+    let mut w = XmlWriter::new();
+    w.cdata("ToUserName", corp_id)
+        .cdata("FromUserName", "sys")
+        .number("CreateTime", create_time)
+        .cdata("MsgType", "event")
+        .cdata("Event", "sys_approval_change")
+        .number("AgentID", event.agent_id)
+        .start("ApprovalInfo")
+        .cdata("SpNo", &event.sp_no)
+        .cdata("SpName", &event.sp_name)
+        .number("SpStatus", i64::from(event.sp_status))
+        .cdata("TemplateId", &event.template_id)
+        .number("ApplyTime", event.apply_time)
+        .start("Applyer")
+        .cdata("UserId", &event.applyer)
+        .number("Party", event.applyer_party)
+        .end("Applyer");
+    for r in &event.records {
+        w.start("SpRecord")
+            .number("SpStatus", i64::from(r.sp_status))
+            .number("ApproverAttr", i64::from(r.approver_attr));
+        for d in &r.details {
+            w.start("Details")
+                .start("Approver")
+                .cdata("UserId", &d.userid)
+                .end("Approver")
+                .cdata("Speech", &d.speech)
+                .number("SpStatus", i64::from(d.sp_status))
+                .number("SpTime", d.sp_time)
+                .end("Details");
+        }
+        w.end("SpRecord");
+    }
+    for n in &event.notifyer {
+        w.start("Notifyer").cdata("UserId", n).end("Notifyer");
+    }
+    for c in &event.comments {
+        w.start("Comments")
+            .start("CommentUserInfo")
+            .cdata("UserId", &c.userid)
+            .end("CommentUserInfo")
+            .number("CommentTime", c.time)
+            .cdata("CommentContent", &c.content)
+            .cdata("CommentId", &c.id)
+            .end("Comments");
+    }
+    w.number("StatuChangeEvent", i64::from(event.change))
+        .end("ApprovalInfo");
+    w.finish()
+}
+
 /// A text message a member wrote to an app (`MsgType` `text`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextMessage {
@@ -1101,5 +1227,50 @@ mod tests {
             prop_assert_eq!(one(&doc, "xml/UserID"), userid.as_str());
             prop_assert_eq!(one(&doc, "xml/Name"), name.as_str());
         }
+    }
+
+    #[test]
+    fn approval_change_follows_wecom_order() {
+        let xml = approval_change_xml(
+            "wwcorp",
+            1_700_000_000,
+            &ApprovalChange {
+                agent_id: 1000002,
+                sp_no: "202701150001".into(),
+                sp_name: "采购".into(),
+                sp_status: 1,
+                template_id: "purchase".into(),
+                apply_time: 1_699_999_000,
+                applyer: "alice".into(),
+                applyer_party: 1,
+                records: vec![ApprovalNodeRecord {
+                    sp_status: 2,
+                    approver_attr: 1,
+                    details: vec![ApprovalDetail {
+                        userid: "bob".into(),
+                        speech: "同意 <ok>".into(),
+                        sp_status: 2,
+                        sp_time: 1_700_000_000,
+                    }],
+                }],
+                notifyer: vec!["carol".into()],
+                comments: vec![],
+                change: 2,
+            },
+        );
+        assert_eq!(
+            xml,
+            "<xml><ToUserName><![CDATA[wwcorp]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>\
+             <CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>\
+             <Event><![CDATA[sys_approval_change]]></Event><AgentID>1000002</AgentID>\
+             <ApprovalInfo><SpNo><![CDATA[202701150001]]></SpNo><SpName><![CDATA[采购]]></SpName>\
+             <SpStatus>1</SpStatus><TemplateId><![CDATA[purchase]]></TemplateId>\
+             <ApplyTime>1699999000</ApplyTime><Applyer><UserId><![CDATA[alice]]></UserId><Party>1</Party></Applyer>\
+             <SpRecord><SpStatus>2</SpStatus><ApproverAttr>1</ApproverAttr><Details><Approver>\
+             <UserId><![CDATA[bob]]></UserId></Approver><Speech><![CDATA[同意 <ok>]]></Speech>\
+             <SpStatus>2</SpStatus><SpTime>1700000000</SpTime></Details></SpRecord>\
+             <Notifyer><UserId><![CDATA[carol]]></UserId></Notifyer>\
+             <StatuChangeEvent>2</StatuChangeEvent></ApprovalInfo></xml>"
+        );
     }
 }

@@ -109,6 +109,12 @@ pub fn check_template(
     }
 }
 
+/// The plan of a flow that was checked before (see
+/// [`super::Template::restore`]); issues found again are ignored.
+pub(crate) fn plan_of(flow: &Flow) -> Plan {
+    walk(flow, &mut Vec::new())
+}
+
 fn check_flow(
     form: &FormSpec,
     flow: &Flow,

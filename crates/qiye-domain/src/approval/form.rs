@@ -776,6 +776,13 @@ impl FormData {
         &self.0
     }
 
+    /// A form [`FormSpec::validate`] accepted earlier, read back from
+    /// storage (its `Submitted` event). Only stores call this: the values
+    /// are trusted as they were validated when submitted.
+    pub fn restore(values: BTreeMap<ControlId, ControlValue>) -> FormData {
+        FormData(values)
+    }
+
     /// The form as shown outside the instance (bank accounts masked).
     pub fn masked(&self) -> FormData {
         FormData(

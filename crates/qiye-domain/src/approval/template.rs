@@ -2,7 +2,7 @@
 //! as an immutable, numbered version. An instance keeps the version it
 //! started with.
 
-use super::check::{Plan, TemplateIssue, check_template};
+use super::check::{Plan, TemplateIssue, check_template, plan_of};
 use super::flow::Flow;
 use super::form::FormSpec;
 use super::model::{LangText, TemplateId, TemplateVersion, display_text};
@@ -95,6 +95,19 @@ impl TemplateDraft {
 }
 
 impl Template {
+    /// A version published earlier, read back from storage. The static
+    /// checks ran when it was published; the organisation may have changed
+    /// since (a named approver left), which the engine handles when it
+    /// resolves approvers, so only the flow's shape is worked out again.
+    pub fn restore(draft: TemplateDraft, version: TemplateVersion) -> Template {
+        let plan = plan_of(&draft.flow);
+        Template {
+            draft,
+            version,
+            plan,
+        }
+    }
+
     /// Its id.
     pub fn id(&self) -> &TemplateId {
         &self.draft.id
