@@ -11,12 +11,11 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Backend, CallbackReceiver, TestApp, V1Reply, dept, first_sign_in, member, session_of,
+    Backend, CallbackReceiver, TestApp, V1Reply, corp_with_admin, dept, member, session_of,
 };
 use qiye_domain::audit::{Actor, Outcome};
 use qiye_domain::directory::AdminRole;
 use qiye_domain::ids::{CorpId, DeptId, UserId};
-use qiye_domain::plan::Plan;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -29,23 +28,6 @@ on_both_backends!(
     tenants_cannot_reach_each_others_console,
     bad_input_gets_an_errcode_and_changes_nothing,
 );
-
-/// A corp with its bootstrap super admin (`admin`) signed in.
-struct Corp {
-    id: CorpId,
-    admin: String,
-}
-
-async fn corp(app: &TestApp, name: &str) -> Corp {
-    let created = app
-        .services
-        .create_corp(name, Plan::Professional, Actor::System)
-        .await
-        .unwrap();
-    let id = created.corp.id.clone();
-    let admin = first_sign_in(app, &id, "admin", created.admin_password.expose()).await;
-    Corp { id, admin }
-}
 
 /// Sales(2) > East(3); Finance(4). seller in 2, easty in 3, cfo in 4, and
 /// `sam`, an administrator scoped to Sales.
@@ -122,7 +104,7 @@ fn audited(log: &[(String, String, Outcome)], actor: &str, action: &str, succeed
 
 async fn tags_are_managed_by_super_admins_and_read_within_scope(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     let sam = org(&app, &acme.id).await;
     let admin = &acme.admin;
 
@@ -310,7 +292,7 @@ async fn wrong_receiver() -> String {
 
 async fn apps_ranges_secrets_and_verified_callbacks(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     let sam = org(&app, &acme.id).await;
     let admin = &acme.admin;
 
@@ -618,7 +600,7 @@ const MEMBERS_CSV: &str = "userid,name,department,mobile\n\
 
 async fn imports_report_every_row_and_exports_read_back(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     let sam = org(&app, &acme.id).await;
     let admin = &acme.admin;
 
@@ -792,7 +774,7 @@ async fn imports_report_every_row_and_exports_read_back(backend: Backend) {
 
 async fn oversized_and_unusable_uploads_store_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     let admin = &acme.admin;
     let media_dir = app.config.data_dir.join("media").join(acme.id.as_str());
     let stored = || {
@@ -840,7 +822,7 @@ async fn oversized_and_unusable_uploads_store_nothing(backend: Backend) {
 
 async fn member_list_filters(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     let sam = org(&app, &acme.id).await;
     let admin = &acme.admin;
     let disable = call(
@@ -924,8 +906,8 @@ async fn member_list_filters(backend: Backend) {
 
 async fn tenants_cannot_reach_each_others_console(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
-    let globex = corp(&app, "Globex").await;
+    let acme = corp_with_admin(&app, "Acme").await;
+    let globex = corp_with_admin(&app, "Globex").await;
     org(&app, &acme.id).await;
     let tag = call(
         &app,
@@ -1064,7 +1046,7 @@ async fn tenants_cannot_reach_each_others_console(backend: Backend) {
 
 async fn bad_input_gets_an_errcode_and_changes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     org(&app, &acme.id).await;
     let admin = &acme.admin;
     let created = call(

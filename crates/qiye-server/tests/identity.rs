@@ -8,13 +8,13 @@
 mod common;
 
 use common::{
-    Backend, NEW_PASSWORD, TestApp, V1Reply, dept, first_sign_in, member, session_of, sign_in,
+    Backend, NEW_PASSWORD, TestApp, V1Reply, corp_with_admin, dept, first_sign_in, member,
+    session_of, sign_in,
 };
 use qiye_domain::audit::Actor;
 use qiye_domain::clock::Clock;
 use qiye_domain::directory::AdminRole;
 use qiye_domain::ids::{CorpId, DeptId, UserId};
-use qiye_domain::plan::Plan;
 use qiye_domain::session::LOCKOUT_MS;
 use qiye_domain::totp::TotpSecret;
 use reqwest::Method;
@@ -33,22 +33,6 @@ on_both_backends!(
     audit_listing_filters_pages_and_exports,
     tenants_cannot_reach_each_others_identity_data,
 );
-
-struct Corp {
-    id: CorpId,
-    admin_token: String,
-}
-
-async fn corp(app: &TestApp, name: &str) -> Corp {
-    let created = app
-        .services
-        .create_corp(name, Plan::Professional, Actor::System)
-        .await
-        .unwrap();
-    let id = created.corp.id.clone();
-    let admin_token = first_sign_in(app, &id, "admin", created.admin_password.expose()).await;
-    Corp { id, admin_token }
-}
 
 /// Corp(1) > Finance(2); Sales(3). cfo in 2, seller in 3; scoped admin
 /// `fin_admin` over Finance.
@@ -177,7 +161,7 @@ async fn by_cookie(
 
 async fn csrf_guards_cookie_requests_not_bearer_ones(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     member(&app, &acme.id, "alice", &[1], "").await;
     let _ = session_of(&app, &acme.id, "alice").await;
 
@@ -284,7 +268,7 @@ async fn csrf_guards_cookie_requests_not_bearer_ones(backend: Backend) {
 
 async fn websocket_by_cookie_needs_the_servers_own_origin(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     let host = app.base.trim_start_matches("http://").to_owned();
     let ws_url = format!("ws://{host}/api/v1/ws");
     let upgrade = |origin: Option<&str>, cookie: bool| {
@@ -292,9 +276,7 @@ async fn websocket_by_cookie_needs_the_servers_own_origin(backend: Backend) {
         if cookie {
             request.headers_mut().insert(
                 "cookie",
-                format!("qiye_session={}", acme.admin_token)
-                    .parse()
-                    .unwrap(),
+                format!("qiye_session={}", acme.admin).parse().unwrap(),
             );
         }
         if let Some(origin) = origin {
@@ -327,7 +309,7 @@ async fn websocket_by_cookie_needs_the_servers_own_origin(backend: Backend) {
     socket.close(None).await.ok();
     // A token in the query needs no origin.
     let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("{ws_url}?token={}", acme.admin_token))
+        tokio_tungstenite::connect_async(format!("{ws_url}?token={}", acme.admin))
             .await
             .expect("upgrade by token");
     socket.close(None).await.ok();
@@ -335,7 +317,7 @@ async fn websocket_by_cookie_needs_the_servers_own_origin(backend: Backend) {
 
 async fn five_failures_lock_a_login_and_fifty_block_an_ip(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     member(&app, &acme.id, "alice", &[1], "13900000001").await;
     let _ = session_of(&app, &acme.id, "alice").await;
 
@@ -417,7 +399,7 @@ async fn five_failures_lock_a_login_and_fifty_block_an_ip(backend: Backend) {
 
 async fn totp_enrolment_second_factor_and_recovery_codes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     member(&app, &acme.id, "alice", &[1], "").await;
     let token = session_of(&app, &acme.id, "alice").await;
 
@@ -720,14 +702,14 @@ async fn totp_enrolment_second_factor_and_recovery_codes(backend: Backend) {
 
 async fn corp_can_require_two_factor_sign_in(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     member(&app, &acme.id, "alice", &[1], "").await;
     let alice = session_of(&app, &acme.id, "alice").await;
     let on = call(
         &app,
         Method::PATCH,
         "/admin/corp",
-        &acme.admin_token,
+        &acme.admin,
         Some(json!({"require_2fa": true})),
     )
     .await;
@@ -741,7 +723,7 @@ async fn corp_can_require_two_factor_sign_in(backend: Backend) {
         870009,
     );
     expect(
-        &call(&app, Method::GET, "/admin/corp", &acme.admin_token, None).await,
+        &call(&app, Method::GET, "/admin/corp", &acme.admin, None).await,
         403,
         870009,
     );
@@ -814,7 +796,7 @@ async fn corp_can_require_two_factor_sign_in(backend: Backend) {
 
 async fn devices_list_and_sign_out(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     member(&app, &acme.id, "alice", &[1], "").await;
     let _ = session_of(&app, &acme.id, "alice").await;
     let sign_in_as = |ua: &'static str| {
@@ -908,7 +890,7 @@ async fn devices_list_and_sign_out(backend: Backend) {
 
 async fn administrators_see_and_end_sessions_within_scope(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     let fin_admin = org(&app, &acme.id).await;
     let cfo = session_of(&app, &acme.id, "cfo").await;
     let seller = session_of(&app, &acme.id, "seller").await;
@@ -973,7 +955,7 @@ async fn administrators_see_and_end_sessions_within_scope(backend: Backend) {
             &app,
             Method::GET,
             "/admin/members/nobody/sessions",
-            &acme.admin_token,
+            &acme.admin,
             None,
         )
         .await,
@@ -985,7 +967,7 @@ async fn administrators_see_and_end_sessions_within_scope(backend: Backend) {
             &app,
             Method::DELETE,
             "/admin/members/bad%20id!/sessions",
-            &acme.admin_token,
+            &acme.admin,
             None,
         )
         .await,
@@ -1013,7 +995,7 @@ async fn administrators_see_and_end_sessions_within_scope(backend: Backend) {
         &app,
         Method::DELETE,
         "/admin/members/seller/sessions",
-        &acme.admin_token,
+        &acme.admin,
         None,
     )
     .await;
@@ -1031,7 +1013,7 @@ async fn administrators_see_and_end_sessions_within_scope(backend: Backend) {
 
 async fn corp_settings_read_by_admins_changed_by_super_admins(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     let fin_admin = org(&app, &acme.id).await;
     let seller = session_of(&app, &acme.id, "seller").await;
 
@@ -1068,7 +1050,7 @@ async fn corp_settings_read_by_admins_changed_by_super_admins(backend: Backend) 
         &app,
         Method::PATCH,
         "/admin/corp",
-        &acme.admin_token,
+        &acme.admin,
         Some(json!({"name": "Acme 公司", "watermark": true, "rate_limits": {"api_per_minute": 600, "sends_per_minute": null}})),
     )
     .await;
@@ -1108,7 +1090,7 @@ async fn corp_settings_read_by_admins_changed_by_super_admins(backend: Backend) 
             &app,
             Method::PATCH,
             "/admin/corp",
-            &acme.admin_token,
+            &acme.admin,
             Some(body.clone()),
         )
         .await;
@@ -1117,7 +1099,7 @@ async fn corp_settings_read_by_admins_changed_by_super_admins(backend: Backend) 
     let malformed = common::v1_reply(
         app.client
             .patch(format!("{}/api/v1/admin/corp", app.base))
-            .bearer_auth(&acme.admin_token)
+            .bearer_auth(&acme.admin)
             .body("{not json")
             .send()
             .await
@@ -1125,7 +1107,7 @@ async fn corp_settings_read_by_admins_changed_by_super_admins(backend: Backend) 
     )
     .await;
     expect(&malformed, 400, 47001);
-    let after = call(&app, Method::GET, "/admin/corp", &acme.admin_token, None).await;
+    let after = call(&app, Method::GET, "/admin/corp", &acme.admin, None).await;
     assert_eq!(after.body["name"], "Acme 公司");
     assert_eq!(after.body["watermark"], true);
     assert_eq!(after.body["plan"], "professional");
@@ -1136,7 +1118,7 @@ async fn corp_settings_read_by_admins_changed_by_super_admins(backend: Backend) 
 
 async fn audit_listing_filters_pages_and_exports(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
+    let acme = corp_with_admin(&app, "Acme").await;
     let fin_admin = org(&app, &acme.id).await;
     let start = app.clock.now_millis();
     for _ in 0..3 {
@@ -1153,7 +1135,7 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
         &app,
         Method::GET,
         "/admin/audit?action=session.create&outcome=failed",
-        &acme.admin_token,
+        &acme.admin,
         None,
     )
     .await;
@@ -1177,7 +1159,7 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
         &app,
         Method::GET,
         "/admin/audit?actor=member:cfo&action=session.*",
-        &acme.admin_token,
+        &acme.admin,
         None,
     )
     .await;
@@ -1193,7 +1175,7 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
         &app,
         Method::GET,
         "/admin/audit?actor=cfo&outcome=ok&action=session.create",
-        &acme.admin_token,
+        &acme.admin,
         None,
     )
     .await;
@@ -1206,7 +1188,7 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
             "/admin/audit?actor=member:cfo&from={start}&to={}",
             start + 5_000
         ),
-        &acme.admin_token,
+        &acme.admin,
         None,
     )
     .await;
@@ -1217,7 +1199,7 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
         &app,
         Method::GET,
         "/admin/audit?limit=500",
-        &acme.admin_token,
+        &acme.admin,
         None,
     )
     .await;
@@ -1230,7 +1212,7 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
             &app,
             Method::GET,
             &format!("/admin/audit?limit=4&cursor={cursor}"),
-            &acme.admin_token,
+            &acme.admin,
             None,
         )
         .await;
@@ -1257,7 +1239,7 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
             "{}/api/v1/admin/audit/export?action=session.create&outcome=failed",
             app.base
         ))
-        .bearer_auth(&acme.admin_token)
+        .bearer_auth(&acme.admin)
         .send()
         .await
         .unwrap();
@@ -1296,7 +1278,7 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
             &app,
             Method::GET,
             "/admin/audit?outcome=maybe",
-            &acme.admin_token,
+            &acme.admin,
             None,
         )
         .await,
@@ -1308,7 +1290,7 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
             &app,
             Method::GET,
             "/admin/audit?cursor=abc",
-            &acme.admin_token,
+            &acme.admin,
             None,
         )
         .await,
@@ -1320,7 +1302,7 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
             &app,
             Method::GET,
             "/admin/audit?from=yesterday",
-            &acme.admin_token,
+            &acme.admin,
             None,
         )
         .await,
@@ -1331,8 +1313,8 @@ async fn audit_listing_filters_pages_and_exports(backend: Backend) {
 
 async fn tenants_cannot_reach_each_others_identity_data(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let acme = corp(&app, "Acme").await;
-    let globex = corp(&app, "Globex").await;
+    let acme = corp_with_admin(&app, "Acme").await;
+    let globex = corp_with_admin(&app, "Globex").await;
     member(&app, &globex.id, "bob", &[1], "").await;
     let bob = session_of(&app, &globex.id, "bob").await;
     member(&app, &acme.id, "alice", &[1], "").await;
@@ -1350,7 +1332,7 @@ async fn tenants_cannot_reach_each_others_identity_data(backend: Backend) {
             &app,
             Method::GET,
             "/admin/members/bob/sessions",
-            &acme.admin_token,
+            &acme.admin,
             None,
         )
         .await,
@@ -1362,7 +1344,7 @@ async fn tenants_cannot_reach_each_others_identity_data(backend: Backend) {
             &app,
             Method::DELETE,
             "/admin/members/bob/sessions",
-            &acme.admin_token,
+            &acme.admin,
             None,
         )
         .await,
@@ -1386,7 +1368,7 @@ async fn tenants_cannot_reach_each_others_identity_data(backend: Backend) {
             &app,
             Method::DELETE,
             &format!("/me/sessions/{bob_id}"),
-            &acme.admin_token,
+            &acme.admin,
             None,
         )
         .await,
@@ -1399,7 +1381,7 @@ async fn tenants_cannot_reach_each_others_identity_data(backend: Backend) {
         &app,
         Method::GET,
         "/admin/members/admin/sessions",
-        &acme.admin_token,
+        &acme.admin,
         None,
     )
     .await;
@@ -1415,7 +1397,7 @@ async fn tenants_cannot_reach_each_others_identity_data(backend: Backend) {
         &app,
         Method::GET,
         "/admin/audit?limit=500",
-        &acme.admin_token,
+        &acme.admin,
         None,
     )
     .await;
@@ -1430,7 +1412,7 @@ async fn tenants_cannot_reach_each_others_identity_data(backend: Backend) {
     let csv = app
         .client
         .get(format!("{}/api/v1/admin/audit/export", app.base))
-        .bearer_auth(&acme.admin_token)
+        .bearer_auth(&acme.admin)
         .send()
         .await
         .unwrap()
@@ -1443,7 +1425,7 @@ async fn tenants_cannot_reach_each_others_identity_data(backend: Backend) {
         &app,
         Method::PATCH,
         "/admin/corp",
-        &acme.admin_token,
+        &acme.admin,
         Some(json!({"require_2fa": true})),
     )
     .await;
@@ -1454,7 +1436,7 @@ async fn tenants_cannot_reach_each_others_identity_data(backend: Backend) {
             .status,
         200
     );
-    let globex_settings = call(&app, Method::GET, "/admin/corp", &globex.admin_token, None).await;
+    let globex_settings = call(&app, Method::GET, "/admin/corp", &globex.admin, None).await;
     assert_eq!(globex_settings.body["require_2fa"], false);
     // A lock in one corp does not lock the same login in another.
     for _ in 0..5 {

@@ -526,3 +526,24 @@ pub async fn session_of(app: &TestApp, corp: &CorpId, userid: &str) -> String {
         .unwrap();
     first_sign_in(app, corp, userid, one_time.expose()).await
 }
+
+/// A corp with its bootstrap super administrator (`admin`) signed in.
+pub struct AdminCorp {
+    /// The corp.
+    pub id: CorpId,
+    /// The administrator's session token.
+    pub admin: String,
+}
+
+/// Creates a Professional corp named `name` and signs its bootstrap
+/// administrator in (changing the one-time password).
+pub async fn corp_with_admin(app: &TestApp, name: &str) -> AdminCorp {
+    let created = app
+        .services
+        .create_corp(name, Plan::Professional, Actor::System)
+        .await
+        .unwrap();
+    let id = created.corp.id.clone();
+    let admin = first_sign_in(app, &id, "admin", created.admin_password.expose()).await;
+    AdminCorp { id, admin }
+}
