@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Backend, CallbackReceiver, TestApp, V1Reply, corp_with_admin, dept, member, session_of,
+    Backend, CallbackReceiver, TestApp, V1Reply, call, corp_with_admin, dept, member, session_of,
 };
 use qiye_domain::audit::{Actor, Outcome};
 use qiye_domain::directory::AdminRole;
@@ -49,16 +49,6 @@ async fn org(app: &TestApp, corp: &CorpId) -> String {
         .await
         .unwrap();
     session_of(app, corp, "sam").await
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> V1Reply {
-    app.v1(method, path, Some(token), body.as_ref()).await
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> V1Reply {

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{
-    Backend, NEW_PASSWORD, TestApp, V1Reply, corp_with_admin, dept, first_sign_in, member,
+    Backend, NEW_PASSWORD, TestApp, V1Reply, call, corp_with_admin, dept, first_sign_in, member,
     session_of, sign_in,
 };
 use qiye_domain::audit::Actor;
@@ -52,16 +52,6 @@ async fn org(app: &TestApp, corp: &CorpId) -> String {
         .await
         .unwrap();
     session_of(app, corp, "fin_admin").await
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> V1Reply {
-    app.v1(method, path, Some(token), body.as_ref()).await
 }
 
 fn expect(reply: &V1Reply, status: u16, errcode: i64) {

@@ -547,3 +547,15 @@ pub async fn corp_with_admin(app: &TestApp, name: &str) -> AdminCorp {
     let admin = first_sign_in(app, &id, "admin", created.admin_password.expose()).await;
     AdminCorp { id, admin }
 }
+
+/// `/api/v1` call `method path` with a bearer `token` and an optional JSON
+/// body.
+pub async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> V1Reply {
+    app.v1(method, path, Some(token), body.as_ref()).await
+}
