@@ -71,11 +71,6 @@ export async function startServer() {
     admin: value('admin userid'),
     password: value('admin password'),
     output: () => output,
-    /** Whether the server's OpenAPI document has this path (endpoints another branch adds). */
-    async serves(path) {
-      const doc = await (await fetch(new URL('/api/v1/openapi.json', url))).json()
-      return Object.hasOwn(doc.paths ?? {}, path)
-    },
     /** Runs a CLI subcommand on the same data directory. */
     cli: (...args) => execFileSync(QIYE_BIN, [...args, '--data-dir', dataDir], { encoding: 'utf8' }),
     async stop() {
